@@ -1,0 +1,135 @@
+"""Reading settings from the environment: fail fast, say exactly which setting is wrong, never echo a secret."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+
+class ConfigError(Exception):
+    """A setting is missing or malformed; the message names it and says what is expected."""
+
+
+@dataclass(frozen=True)
+class Secret:
+    """A secret setting: its value never appears in repr() or logs."""
+
+    value: str
+
+    def __repr__(self) -> str:
+        return "Secret('**********')"
+
+    __str__ = __repr__
+
+    @property
+    def bytes(self) -> bytes:
+        return self.value.encode()
+
+
+def require(environ: Mapping[str, str], key: str) -> str:
+    value = environ.get(key, "").strip()
+    if not value:
+        raise ConfigError(f"{key} is not set")
+    return value
+
+
+def read_str(environ: Mapping[str, str], key: str, default: str) -> str:
+    return environ.get(key, "").strip() or default
+
+
+def read_url(environ: Mapping[str, str], key: str, schemes: tuple[str, ...], default: str | None = None) -> str:
+    value = environ.get(key, "").strip() or default
+    if not value:
+        raise ConfigError(f"{key} is not set (expected a URL starting with {' or '.join(schemes)}://)")
+    parts = urlsplit(value)
+    if parts.scheme not in schemes or not parts.hostname:
+        raise ConfigError(f"{key} is malformed: expected a URL starting with {' or '.join(schemes)}://host")
+    return value.rstrip("/") if parts.scheme in ("http", "https") else value
+
+
+def read_int(environ: Mapping[str, str], key: str, default: int, minimum: int = 0, maximum: int = 2**62) -> int:
+    raw = environ.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be a whole number, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{key} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+def read_float(
+    environ: Mapping[str, str], key: str, default: float, minimum: float = 0.0, maximum: float = 1e12
+) -> float:
+    raw = environ.get(key, "").strip()
+    if not raw:
+        return default
+    try:
+        value = float(raw)
+    except ValueError:
+        raise ConfigError(f"{key} must be a number, got {raw!r}") from None
+    if not minimum <= value <= maximum:
+        raise ConfigError(f"{key} must be between {minimum} and {maximum}, got {value}")
+    return value
+
+
+_TRUE = {"1", "true", "yes", "on"}
+_FALSE = {"0", "false", "no", "off"}
+
+
+def read_bool(environ: Mapping[str, str], key: str, default: bool) -> bool:
+    raw = environ.get(key, "").strip().lower()
+    if not raw:
+        return default
+    if raw in _TRUE:
+        return True
+    if raw in _FALSE:
+        return False
+    raise ConfigError(f"{key} must be true or false, got {raw!r}")
+
+
+def read_secret(environ: Mapping[str, str], key: str, min_length: int = 32) -> Secret:
+    value = environ.get(key, "")
+    if not value:
+        raise ConfigError(f"{key} is not set (a random string of at least {min_length} characters)")
+    if len(value) < min_length:
+        raise ConfigError(f"{key} is too short: at least {min_length} characters are required")
+    return Secret(value)
+
+
+@dataclass(frozen=True)
+class CommonConfig:
+    """Settings every service reads the same way (the database URL is read by the services that have one)."""
+
+    amqp_url: str
+    bus_prefix: str
+    host: str
+    port: int
+    log_level: str
+    signing_key: Secret
+    shutdown_timeout: float
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str], default_port: int) -> CommonConfig:
+        prefix = read_str(environ, "BUS_PREFIX", "platform")
+        if not prefix.replace("-", "").replace("_", "").isalnum() or len(prefix) > 64:
+            raise ConfigError("BUS_PREFIX must be letters, digits, '-' or '_' (at most 64)")
+        level = read_str(environ, "LOG_LEVEL", "INFO").upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
+            raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+        return cls(
+            amqp_url=read_url(environ, "AMQP_URL", ("amqp", "amqps")),
+            bus_prefix=prefix,
+            host=read_str(environ, "LISTEN_HOST", "127.0.0.1"),
+            port=read_int(environ, "LISTEN_PORT", default_port, 0, 65535),
+            log_level=level,
+            signing_key=read_secret(environ, "INTERNAL_SIGNING_KEY"),
+            shutdown_timeout=read_float(environ, "SHUTDOWN_TIMEOUT", 10.0, 0.1, 600.0),
+        )
+
+
+def read_database_url(environ: Mapping[str, str]) -> str:
+    return read_url(environ, "DATABASE_URL", ("postgresql", "postgres"))

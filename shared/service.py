@@ -1,0 +1,87 @@
+"""Running a service: configuration errors end the process with a clear message, SIGTERM stops it cleanly."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sys
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol, TypeVar
+
+from aiohttp import web
+
+from shared.config import ConfigError
+from shared.logs import configure_logging
+
+log = logging.getLogger(__name__)
+
+
+class ServiceConfig(Protocol):
+    @property
+    def host(self) -> str: ...
+    @property
+    def port(self) -> int: ...
+    @property
+    def log_level(self) -> str: ...
+    @property
+    def shutdown_timeout(self) -> float: ...
+
+
+C = TypeVar("C", bound=ServiceConfig)
+T = TypeVar("T")
+
+
+def run_service(
+    name: str,
+    from_env: Callable[[Mapping[str, str]], C],
+    create_app: Callable[[C], web.Application],
+) -> None:
+    """Read config, start the app; on SIGTERM or Ctrl-C aiohttp stops accepting connections, lets in-flight
+    requests finish within SHUTDOWN_TIMEOUT, runs the cleanup contexts, and the process exits 0."""
+    try:
+        config = from_env(os.environ)
+    except ConfigError as error:
+        print(f"{name}: configuration error: {error}", file=sys.stderr)
+        raise SystemExit(2) from None
+    configure_logging(name, config.log_level)
+    log.info("starting %s on %s:%s", name, config.host, config.port)
+    try:
+        web.run_app(
+            create_app(config),
+            host=config.host,
+            port=config.port,
+            shutdown_timeout=config.shutdown_timeout,
+            access_log=None,
+            print=None,
+        )
+    except (OSError, DependencyUnavailable) as error:
+        log.error("%s could not start: %s", name, error)
+        print(f"{name}: could not start: {error}", file=sys.stderr)
+        raise SystemExit(1) from None
+    log.info("%s stopped", name)
+
+
+class DependencyUnavailable(Exception):
+    """PostgreSQL or RabbitMQ could not be reached at start-up within the allowed time."""
+
+
+async def connect_with_retry(what: str, connect: Callable[[], Awaitable[T]], timeout: float = 30.0) -> T:
+    """Start-up waits a bounded time for a dependency (compose starts everything at once), then fails clearly."""
+    deadline = time.monotonic() + timeout
+    delay = 0.2
+    while True:
+        try:
+            return await connect()
+        except (TimeoutError, OSError, ConnectionError) as error:
+            last = error
+        except Exception as error:  # asyncpg and aiormq raise their own classes for refused connections
+            if type(error).__module__.split(".")[0] not in ("asyncpg", "aiormq", "aio_pika"):
+                raise
+            last = error
+        if time.monotonic() + delay > deadline:
+            raise DependencyUnavailable(f"cannot reach {what}: {type(last).__name__}: {last}") from None
+        log.warning("waiting for %s: %s", what, type(last).__name__)
+        await asyncio.sleep(delay)
+        delay = min(delay * 2, 2.0)
