@@ -12,7 +12,7 @@ from typing import Protocol, TypeVar
 
 from aiohttp import web
 
-from shared.config import ConfigError
+from shared.config import CommonConfig, ConfigError
 from shared.logs import configure_logging
 
 log = logging.getLogger(__name__)
@@ -20,13 +20,7 @@ log = logging.getLogger(__name__)
 
 class ServiceConfig(Protocol):
     @property
-    def host(self) -> str: ...
-    @property
-    def port(self) -> int: ...
-    @property
-    def log_level(self) -> str: ...
-    @property
-    def shutdown_timeout(self) -> float: ...
+    def common(self) -> CommonConfig: ...
 
 
 C = TypeVar("C", bound=ServiceConfig)
@@ -45,14 +39,15 @@ def run_service(
     except ConfigError as error:
         print(f"{name}: configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
-    configure_logging(name, config.log_level)
-    log.info("starting %s on %s:%s", name, config.host, config.port)
+    common = config.common
+    configure_logging(name, common.log_level)
+    log.info("starting %s on %s:%s", name, common.host, common.port)
     try:
         web.run_app(
             create_app(config),
-            host=config.host,
-            port=config.port,
-            shutdown_timeout=config.shutdown_timeout,
+            host=common.host,
+            port=common.port,
+            shutdown_timeout=common.shutdown_timeout,
             access_log=None,
             print=None,
         )

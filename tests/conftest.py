@@ -12,12 +12,14 @@ import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import asyncpg
 import pytest
+from aiohttp import web
 
 from shared.bus import Topology, delete_topology
 
@@ -113,3 +115,88 @@ def base_env(database_url: str, amqp_url: str, bus_prefix: str, signing_key: str
         "LOG_LEVEL": "WARNING",
         "SHUTDOWN_TIMEOUT": "5",
     }
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# The whole platform, for end-to-end tests: the four real services on free ports, talking real HTTP, on the run's
+# database and bus prefix. Operators' first steps (admin user, demo data, mappers) go through the real CLIs.
+
+SERVICE_SECRET_ENV = {"SECRET_PEPPER": "p" * 40, "ENCRYPTION_KEY": "e" * 40}
+
+
+@pytest.fixture(scope="session")
+def cli_env(database_url: str, amqp_url: str, bus_prefix: str, signing_key: str) -> dict[str, str]:
+    return {
+        "PATH": os.environ.get("PATH", ""),
+        "DATABASE_URL": database_url,
+        "AMQP_URL": amqp_url,
+        "BUS_PREFIX": bus_prefix,
+        "INTERNAL_SIGNING_KEY": signing_key,
+        "ADMIN_PASSWORD": "correct horse battery staple",
+        "LOG_LEVEL": "WARNING",
+        **SERVICE_SECRET_ENV,
+    }
+
+
+def run_cli(env: dict[str, str], *args: str) -> str:
+    import sys
+
+    result = subprocess.run(
+        [sys.executable, "-m", *args], env=env, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert result.returncode == 0, f"{args} failed: {result.stderr}"
+    return result.stdout.strip()
+
+
+@pytest.fixture(scope="session")
+def demo_data(cli_env: dict[str, str]) -> None:
+    run_cli(cli_env, "services.odata.demo", "--products", "40")
+    run_cli(cli_env, "services.importer.cli", "create-demo-mappers")
+
+
+@pytest.fixture(scope="session")
+def admin_api_key(cli_env: dict[str, str], demo_data: None) -> str:
+    run_cli(cli_env, "services.auth.cli", "create-admin", "--username", "admin", "--if-missing")
+    return run_cli(cli_env, "services.auth.cli", "create-key", "--username", "admin", "--name", "e2e admin key")
+
+
+@dataclass(frozen=True)
+class RunningPlatform:
+    gateway: str
+    auth: str
+    odata: str
+    importer: str
+
+
+@pytest.fixture
+async def platform(base_env: dict[str, str], demo_data: None) -> AsyncIterator[RunningPlatform]:
+    from aiohttp.test_utils import TestServer
+
+    from services.auth.app import create_app as create_auth
+    from services.auth.config import Config as AuthConfig
+    from services.gateway.app import create_app as create_gateway
+    from services.gateway.config import Config as GatewayConfig
+    from services.importer.app import create_app as create_importer
+    from services.importer.config import Config as ImporterConfig
+    from services.odata.app import create_app as create_odata
+    from services.odata.config import Config as OdataConfig
+
+    env = {**base_env, **SERVICE_SECRET_ENV}
+    servers: list[TestServer] = []
+
+    async def start(app: web.Application) -> str:
+        server = TestServer(app, host="127.0.0.1")
+        await server.start_server()
+        servers.append(server)
+        return str(server.make_url("")).rstrip("/")
+
+    try:
+        auth = await start(create_auth(AuthConfig.from_env(env)))
+        odata = await start(create_odata(OdataConfig.from_env(env)))
+        importer = await start(create_importer(ImporterConfig.from_env({**env, "IMPORT_WAIT_SECONDS": "15"})))
+        gateway_env = {**env, "AUTH_URL": auth, "ODATA_URL": odata, "IMPORTER_URL": importer}
+        gateway = await start(create_gateway(GatewayConfig.from_env(gateway_env)))
+        yield RunningPlatform(gateway=gateway, auth=auth, odata=odata, importer=importer)
+    finally:
+        for server in reversed(servers):
+            await server.close()

@@ -54,5 +54,5 @@ def test_badly_named_migration_files_are_refused(tmp_path: Path) -> None:
     from shared.db import migration_files
 
     write(tmp_path, "first.sql", "SELECT 1;")
-    with pytest.raises(MigrationError, match="NNN_lowercase_name.sql"):
+    with pytest.raises(MigrationError, match=r"NNN_lowercase_name\.sql"):
         migration_files(tmp_path)

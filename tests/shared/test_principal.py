@@ -26,7 +26,7 @@ def test_a_principal_signed_with_another_key_is_refused() -> None:
 
 
 def test_a_tampered_principal_is_refused() -> None:
-    body, signature = sign_principal(ALICE, KEY).split(".")
+    _, signature = sign_principal(ALICE, KEY).split(".")
     forged = sign_principal(Principal.from_dict({**ALICE.to_dict(), "is_admin": True}), KEY).split(".")[0]
     with pytest.raises(Unauthorized):
         verify_principal(f"{forged}.{signature}", KEY)

@@ -1,0 +1,51 @@
+"""Settings of the auth service, read from the environment.
+
+DATABASE_URL         PostgreSQL URL (required), e.g. postgresql://postgres@127.0.0.1:5432/platform
+AMQP_URL             RabbitMQ URL (required), e.g. amqp://guest:guest@127.0.0.1:5672/
+BUS_PREFIX           prefix of every exchange and queue name (default: platform)
+LISTEN_HOST          address to listen on (default: 127.0.0.1)
+LISTEN_PORT          port to listen on (default: 8081)
+LOG_LEVEL            DEBUG, INFO, WARNING or ERROR (default: INFO)
+INTERNAL_SIGNING_KEY key that signs the internal principal, shared by all services (required, >= 32 chars)
+SHUTDOWN_TIMEOUT     seconds allowed for in-flight requests and clean-up on SIGTERM (default: 10)
+STARTUP_TIMEOUT      seconds to wait for PostgreSQL and RabbitMQ at start-up (default: 30)
+SECRET_PEPPER        server pepper for the keyed hashes of API keys and tokens (required, >= 32 chars);
+                     changing it invalidates every key and token
+ENCRYPTION_KEY       key material for the AES-GCM copy of API tokens shown to admins (required, >= 32 chars;
+                     the AES key is derived from it with HKDF); changing it makes stored tokens undisplayable
+VERIFY_CACHE_TTL     seconds the gateway may cache a verified principal, never past the credential's expiry
+                     (default: 60)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from shared.config import CommonConfig, Secret, read_database_url, read_float, read_int, read_secret
+
+DEFAULT_PORT = 8081
+
+
+@dataclass(frozen=True)
+class Config:
+    common: CommonConfig
+    database_url: str
+    startup_timeout: float
+    secret_pepper: Secret
+    encryption_key: Secret
+    verify_cache_ttl: int
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Config:
+        return cls(
+            common=CommonConfig.from_env(environ, DEFAULT_PORT),
+            database_url=read_database_url(environ),
+            startup_timeout=read_float(environ, "STARTUP_TIMEOUT", 30.0, 0.1, 3600.0),
+            secret_pepper=read_secret(environ, "SECRET_PEPPER"),
+            encryption_key=read_secret(environ, "ENCRYPTION_KEY"),
+            verify_cache_ttl=read_int(environ, "VERIFY_CACHE_TTL", 60, 0, 86_400),
+        )
+
+    def __repr__(self) -> str:
+        return f"Config(common={self.common!r}, database_url='<set>', verify_cache_ttl={self.verify_cache_ttl})"
