@@ -14,7 +14,7 @@ import secrets
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 API_KEY_PREFIX = "cap_"
-API_TOKEN_PREFIX = "cpt_"
+API_TOKEN_PREFIX = "cpt_"  # noqa: S105 (a public prefix, not a secret)
 RANDOM_LENGTH = 43
 CHECKSUM_LENGTH = 6
 API_KEY_LENGTH = len(API_KEY_PREFIX) + RANDOM_LENGTH + CHECKSUM_LENGTH

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import asyncpg
+from aio_pika.abc import AbstractRobustConnection
 from aiohttp import web
 
 from services.auth.config import Config
+from services.auth.context import AuthContext
 from services.auth.crypto import CredentialHasher, TokenCipher
-from services.auth.events import RevocationPublisher
 from services.auth.throttle import FailedAttemptThrottle
 from services.auth.usage import UsageRecorder
+from services.auth.verification import Verifier
 
 CONFIG = web.AppKey("config", Config)
 POOL = web.AppKey("pool", asyncpg.Pool)
+BUS = web.AppKey("bus", AbstractRobustConnection)
 HASHER = web.AppKey("hasher", CredentialHasher)
 CIPHER = web.AppKey("cipher", TokenCipher)
-PUBLISHER = web.AppKey("publisher", RevocationPublisher)
 THROTTLE = web.AppKey("throttle", FailedAttemptThrottle)
 USAGE = web.AppKey("usage", UsageRecorder)
+VERIFIER = web.AppKey("verifier", Verifier)
+CONTEXT = web.AppKey("context", AuthContext)

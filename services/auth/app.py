@@ -1,0 +1,35 @@
+"""Builds the auth service's aiohttp application (plain: no network until start-up)."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.auth import lifecycle
+from services.auth.config import Config
+from services.auth.crypto import CredentialHasher, TokenCipher
+from services.auth.keys import CIPHER, CONFIG, HASHER, THROTTLE, USAGE, VERIFIER
+from services.auth.routes import add_routes
+from services.auth.throttle import FailedAttemptThrottle
+from services.auth.usage import UsageRecorder
+from services.auth.verification import Verifier
+from shared.errors import error_middleware
+from shared.health import add_health_routes
+from shared.logs import request_id_middleware
+
+MAX_BODY_BYTES = 64 * 1024
+
+
+def create_app(config: Config) -> web.Application:
+    app = web.Application(middlewares=[request_id_middleware, error_middleware], client_max_size=MAX_BODY_BYTES)
+    app[CONFIG] = config
+    app[HASHER] = CredentialHasher(config.secret_pepper.bytes)
+    app[CIPHER] = TokenCipher(config.encryption_key.bytes)
+    app[THROTTLE] = FailedAttemptThrottle()
+    app[USAGE] = UsageRecorder()
+    app[VERIFIER] = Verifier(app[HASHER], app[THROTTLE], app[USAGE], config.verify_cache_ttl)
+    app.cleanup_ctx.append(lifecycle.database)
+    app.cleanup_ctx.append(lifecycle.message_bus)
+    app.cleanup_ctx.append(lifecycle.housekeeping)
+    add_health_routes(app, {"postgresql": lifecycle.check_database, "rabbitmq": lifecycle.check_bus})
+    add_routes(app)
+    return app

@@ -1,0 +1,97 @@
+"""Resources opened after start-up and closed on shutdown: the pool, the bus, and the housekeeping task."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+from aiohttp import web
+
+from services.auth.api_keys import announce_expired_keys
+from services.auth.context import AuthContext
+from services.auth.events import RevocationPublisher
+from services.auth.keys import BUS, CIPHER, CONFIG, CONTEXT, HASHER, POOL, THROTTLE, USAGE
+from shared import bus
+from shared.db import apply_migrations, create_pool
+from shared.service import connect_with_retry
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+SCHEMA = "auth"
+# Expired keys are announced within about this long; uses and failed attempts are written every few ticks.
+HOUSEKEEPING_INTERVAL_SECONDS = 1.0
+USAGE_FLUSH_EVERY_TICKS = 5
+THROTTLE_PRUNE_EVERY_TICKS = 60
+
+
+async def open_database(config_url: str, timeout: float) -> asyncpg.Pool:
+    pool = await connect_with_retry("PostgreSQL", lambda: create_pool(config_url), timeout=timeout)
+    try:
+        await apply_migrations(pool, SCHEMA, MIGRATIONS)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
+
+
+async def database(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    app[POOL] = await open_database(config.database_url, config.startup_timeout)
+    yield
+    await app[POOL].close()
+
+
+async def message_bus(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    connection = await connect_with_retry(
+        "RabbitMQ", lambda: bus.connect(config.common.amqp_url), timeout=config.startup_timeout
+    )
+    app[BUS] = connection
+    try:
+        channel = await bus.open_publisher_channel(connection)
+        topology = bus.Topology(config.common.bus_prefix)
+        await bus.declare_topology(channel, topology)
+        app[CONTEXT] = AuthContext(
+            pool=app[POOL], hasher=app[HASHER], cipher=app[CIPHER], publisher=RevocationPublisher(channel, topology)
+        )
+        yield
+    finally:
+        await connection.close()
+
+
+async def housekeeping(app: web.Application) -> AsyncIterator[None]:
+    task = asyncio.create_task(_housekeeping_loop(app), name="auth-housekeeping")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
+    await app[USAGE].flush(app[POOL])
+
+
+async def _housekeeping_loop(app: web.Application) -> None:
+    tick = 0
+    while True:
+        await asyncio.sleep(HOUSEKEEPING_INTERVAL_SECONDS)
+        tick += 1
+        try:
+            await announce_expired_keys(app[CONTEXT])
+            if tick % USAGE_FLUSH_EVERY_TICKS == 0:
+                await app[USAGE].flush(app[POOL])
+            if tick % THROTTLE_PRUNE_EVERY_TICKS == 0:
+                app[THROTTLE].prune()
+        except Exception as error:  # a background loop outlives any one failed round; the next tick retries
+            log.warning("housekeeping failed, will retry: %s", type(error).__name__)
+
+
+async def check_database(app: web.Application) -> None:
+    await app[POOL].fetchval("SELECT 1")
+
+
+async def check_bus(app: web.Application) -> None:
+    if app[BUS].is_closed:
+        raise ConnectionError("RabbitMQ connection is closed")

@@ -1,0 +1,169 @@
+"""Verifying a client's credential for the gateway (POST /internal/verify).
+
+Every failure gives the same answer (InvalidCredential), and the unknown-user path does the same hashing and
+constant-time comparison as the wrong-token path, so neither errors nor timings tell which usernames exist.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import math
+import os
+import time
+from dataclasses import dataclass
+
+import asyncpg
+
+from services.auth import db
+from services.auth.credentials import is_well_formed_api_key
+from services.auth.crypto import CredentialHasher
+from services.auth.permissions import effective_permissions
+from services.auth.throttle import FailedAttemptThrottle
+from services.auth.usage import UsageRecorder
+from shared.errors import BadRequest, TooManyRequests, Unauthorized
+from shared.principal import Principal
+
+KINDS = ("api_key", "basic", "bearer")
+MAX_SECRET_LENGTH = 512
+MAX_USERNAME_LENGTH = 256
+
+
+class InvalidCredential(Unauthorized):
+    code = "invalid_credential"
+
+    def __init__(self) -> None:
+        super().__init__("The credential is invalid, expired or revoked")
+
+
+@dataclass(frozen=True)
+class VerifyRequest:
+    kind: str
+    secret: str
+    username: str | None
+    client_ip: str | None
+
+    def __repr__(self) -> str:
+        return f"VerifyRequest(kind={self.kind!r}, username={self.username!r}, client_ip={self.client_ip!r})"
+
+
+@dataclass(frozen=True)
+class Verified:
+    principal: Principal
+    cache_ttl: int
+
+
+def _bounded_text(body: dict[str, object], name: str, maximum: int) -> str:
+    value = body.get(name)
+    if not isinstance(value, str) or not value:
+        raise BadRequest(f"{name} must be a non-empty string", target=name)
+    if len(value) > maximum:
+        raise BadRequest(f"{name} is longer than {maximum} characters", target=name)
+    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
+        raise BadRequest(f"{name} contains control characters", target=name)
+    return value
+
+
+def parse_verify_request(body: object) -> VerifyRequest:
+    if not isinstance(body, dict):
+        raise BadRequest("The request body must be a JSON object")
+    kind = body.get("kind")
+    if kind not in KINDS:
+        raise BadRequest(f"kind must be one of {', '.join(KINDS)}", target="kind")
+    client_ip = body.get("client_ip")
+    if client_ip is not None:
+        if not isinstance(client_ip, str) or len(client_ip) > 64:
+            raise BadRequest("client_ip must be an IP address", target="client_ip")
+        try:
+            client_ip = str(ipaddress.ip_address(client_ip))
+        except ValueError:
+            raise BadRequest("client_ip must be an IP address", target="client_ip") from None
+    if kind == "api_key":
+        return VerifyRequest(kind, _bounded_text(body, "key", MAX_SECRET_LENGTH), None, client_ip)
+    secret = _bounded_text(body, "token", MAX_SECRET_LENGTH)
+    username = _bounded_text(body, "username", MAX_USERNAME_LENGTH) if kind == "basic" else None
+    return VerifyRequest(kind, secret, username, client_ip)
+
+
+class Verifier:
+    def __init__(
+        self,
+        hasher: CredentialHasher,
+        throttle: FailedAttemptThrottle,
+        usage: UsageRecorder,
+        cache_ttl: int,
+    ) -> None:
+        self._hasher = hasher
+        self._throttle = throttle
+        self._usage = usage
+        self._cache_ttl = cache_ttl
+        # Compared against when the user is unknown or has no token, so that path costs the same.
+        self._dummy_digest = os.urandom(32)
+
+    async def verify(self, conn: asyncpg.Connection, request: VerifyRequest) -> Verified:
+        wait = self._throttle.retry_after(request.username, request.client_ip)
+        if wait is not None:
+            raise TooManyRequests("Too many failed attempts; try again later", headers={"Retry-After": str(wait)})
+        if request.kind == "api_key":
+            verified = await self._verify_api_key(conn, request.secret, request.client_ip)
+        elif request.kind == "basic":
+            assert request.username is not None
+            verified = await self._verify_basic(conn, request.username, request.secret, request.client_ip)
+        else:
+            verified = None  # opaque bearer tokens are issued by the OAuth server (a later issue): none exist yet
+        if verified is None:
+            self._throttle.record_failure(request.username, request.client_ip)
+            self._usage.failed(request.kind, request.client_ip, request.username)
+            raise InvalidCredential()
+        return verified
+
+    def _ttl(self, expires_at: float | None, now: float) -> int:
+        if expires_at is None:
+            return self._cache_ttl
+        return max(0, min(self._cache_ttl, math.floor(expires_at - now)))
+
+    async def _verify_api_key(self, conn: asyncpg.Connection, key: str, client_ip: str | None) -> Verified | None:
+        if not is_well_formed_api_key(key):
+            return None  # a mistyped key is refused without a database look-up
+        digest = self._hasher.api_key(key)
+        row = await db.find_api_key_for_verification(conn, digest)
+        if row is None or not hmac.compare_digest(bytes(row["key_hash"]), digest):
+            return None
+        now = time.time()
+        expires_at = row["expires_at"].timestamp() if row["expires_at"] is not None else None
+        if row["revoked_at"] is not None or not row["is_active"] or (expires_at is not None and expires_at <= now):
+            return None
+        scope = row["scope"]
+        key_id = str(row["id"])
+        self._usage.key_used(key_id, client_ip)
+        principal = Principal(
+            user_id=row["user_id"],
+            username=row["username"],
+            # A narrowed key is not an admin credential, whoever owns it.
+            is_admin=row["is_admin"] and scope is None,
+            permissions=effective_permissions(row["is_admin"], row["permissions"], scope),
+            credential_kind="api_key",
+            credential_id=key_id,
+            expires_at=expires_at,
+        )
+        return Verified(principal, self._ttl(expires_at, now))
+
+    async def _verify_basic(
+        self, conn: asyncpg.Connection, username: str, token: str, client_ip: str | None
+    ) -> Verified | None:
+        digest = self._hasher.api_token(token)
+        row = await db.find_user_for_basic(conn, username)
+        stored = bytes(row["token_hash"]) if row is not None and row["token_hash"] is not None else None
+        matches = hmac.compare_digest(digest, stored if stored is not None else self._dummy_digest)
+        if row is None or stored is None or not matches or not row["is_active"]:
+            return None
+        self._usage.token_used(row["id"], client_ip)
+        principal = Principal(
+            user_id=row["id"],
+            username=row["username"],
+            is_admin=row["is_admin"],
+            permissions=effective_permissions(row["is_admin"], row["permissions"], None),
+            credential_kind="api_token",
+            credential_id=f"api_token:{row['id']}",
+        )
+        return Verified(principal, self._cache_ttl)
