@@ -1,0 +1,104 @@
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import asyncpg
+from aiohttp import web
+
+from services.importer import db
+from services.importer.config import Config
+from services.importer.keys import BUS, CONFIG, POOL, PUBLISHER, WAITERS, WORKER
+from services.importer.routes import add_routes
+from services.importer.waiting import JobWaiters
+from services.importer.worker import ImportWorker
+from shared import bus, catalog
+from shared.db import apply_migrations, create_pool
+from shared.errors import error_middleware
+from shared.health import add_health_routes
+from shared.logs import request_id_middleware
+from shared.service import connect_with_retry
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+async def open_database(config: Config) -> asyncpg.Pool:
+    """The pool, with the catalog's and the importer's migrations applied (used by the service and the CLI)."""
+    pool = await connect_with_retry(
+        "PostgreSQL",
+        lambda: create_pool(config.database_url, init=db.init_connection),
+        timeout=config.startup_timeout,
+    )
+    try:
+        await apply_migrations(pool, catalog.SCHEMA, catalog.MIGRATIONS)
+        await apply_migrations(pool, db.SCHEMA, MIGRATIONS)
+    except BaseException:
+        await pool.close()
+        raise
+    return pool
+
+
+async def database(app: web.Application) -> AsyncIterator[None]:
+    app[POOL] = await open_database(app[CONFIG])
+    yield
+    await app[POOL].close()
+
+
+async def message_bus(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    connection = await connect_with_retry(
+        "RabbitMQ", lambda: bus.connect(config.common.amqp_url), timeout=config.startup_timeout
+    )
+    app[BUS] = connection
+    waiters = JobWaiters()
+    try:
+        publisher = await bus.open_publisher_channel(connection)
+        topology = bus.Topology(config.common.bus_prefix)
+        await bus.declare_topology(publisher, topology)
+        app[PUBLISHER] = publisher
+        await waiters.listen(connection, topology)
+        app[WAITERS] = waiters
+        yield
+    finally:
+        await waiters.close()
+        await connection.close()
+
+
+async def import_worker(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    if not config.worker_enabled:
+        yield
+        return
+    worker = ImportWorker(
+        app[POOL],
+        app[BUS],
+        app[PUBLISHER],
+        bus.Topology(config.common.bus_prefix),
+        prefetch=config.worker_prefetch,
+        batch_rows=config.batch_rows,
+    )
+    await worker.start()
+    app[WORKER] = worker
+    yield
+    await worker.stop(config.common.shutdown_timeout)
+
+
+async def postgresql_ready(app: web.Application) -> None:
+    async with app[POOL].acquire() as conn:
+        await db.ping(conn)
+
+
+async def rabbitmq_ready(app: web.Application) -> None:
+    if app[BUS].is_closed or not app[BUS].connected.is_set():
+        raise ConnectionError("RabbitMQ connection is down")
+
+
+def create_app(config: Config) -> web.Application:
+    app = web.Application(middlewares=[request_id_middleware, error_middleware])
+    app[CONFIG] = config
+    app.cleanup_ctx.append(database)
+    app.cleanup_ctx.append(message_bus)
+    app.cleanup_ctx.append(import_worker)
+    add_health_routes(app, {"postgresql": postgresql_ready, "rabbitmq": rabbitmq_ready})
+    add_routes(app)
+    return app

@@ -1,0 +1,248 @@
+"""The importer's queries: mappers, jobs, upload chunks and row errors (schema `importer`)."""
+
+from __future__ import annotations
+
+import json
+import uuid
+from collections.abc import AsyncIterator, Sequence
+from typing import Any
+
+import asyncpg
+
+from shared.errors import Conflict
+
+SCHEMA = "importer"
+TERMINAL = ("completed", "failed", "cancelled")
+_JOB_COLUMNS = """id, entity, mapper_id, mapper_definition, status, policy, file_name, size_bytes, rows_total,
+    rows_done, imported, updated, failed, attempts, error, requested_by, created_at, started_at, finished_at"""
+
+
+async def init_connection(conn: asyncpg.Connection) -> None:
+    """jsonb columns read and write as Python objects."""
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def ping(conn: asyncpg.Connection) -> None:
+    await conn.fetchval("SELECT 1")
+
+
+# Mappers ------------------------------------------------------------------------------------------------------
+
+
+async def insert_mapper(
+    conn: asyncpg.Connection, mapper_id: str, entity: str, name: str, definition: dict[str, Any]
+) -> asyncpg.Record:
+    try:
+        row = await conn.fetchrow(
+            "INSERT INTO importer.mappers (id, entity, name, definition) VALUES ($1, $2, $3, $4) RETURNING *",
+            mapper_id,
+            entity,
+            name,
+            definition,
+        )
+    except asyncpg.UniqueViolationError:
+        raise Conflict(f"A mapper with id {mapper_id!r} already exists", target="id") from None
+    assert row is not None
+    return row
+
+
+async def insert_mapper_if_missing(
+    conn: asyncpg.Connection, mapper_id: str, entity: str, name: str, definition: dict[str, Any]
+) -> bool:
+    status = await conn.execute(
+        """INSERT INTO importer.mappers (id, entity, name, definition) VALUES ($1, $2, $3, $4)
+           ON CONFLICT (id) DO NOTHING""",
+        mapper_id,
+        entity,
+        name,
+        definition,
+    )
+    return status.endswith(" 1")
+
+
+async def get_mapper(conn: asyncpg.Connection, mapper_id: str) -> asyncpg.Record | None:
+    return await conn.fetchrow("SELECT * FROM importer.mappers WHERE id = $1", mapper_id)
+
+
+async def list_mappers(conn: asyncpg.Connection, entity: str | None, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        "SELECT * FROM importer.mappers WHERE ($1::text IS NULL OR entity = $1) ORDER BY id LIMIT $2",
+        entity,
+        limit,
+    )
+
+
+async def update_mapper(
+    conn: asyncpg.Connection, mapper_id: str, entity: str, name: str, definition: dict[str, Any]
+) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        """UPDATE importer.mappers SET entity = $2, name = $3, definition = $4, updated_at = now()
+           WHERE id = $1 RETURNING *""",
+        mapper_id,
+        entity,
+        name,
+        definition,
+    )
+
+
+async def delete_mapper(conn: asyncpg.Connection, mapper_id: str) -> bool:
+    status = await conn.execute("DELETE FROM importer.mappers WHERE id = $1", mapper_id)
+    return status == "DELETE 1"
+
+
+# Uploads and jobs ---------------------------------------------------------------------------------------------
+
+
+async def insert_chunk(conn: asyncpg.Connection, job_id: uuid.UUID, seq: int, data: bytes) -> None:
+    await conn.execute("INSERT INTO importer.upload_chunks (job_id, seq, data) VALUES ($1, $2, $3)", job_id, seq, data)
+
+
+async def insert_job(
+    conn: asyncpg.Connection | asyncpg.Pool,
+    *,
+    job_id: uuid.UUID,
+    entity: str,
+    mapper_id: str,
+    definition: dict[str, Any],
+    policy: str,
+    file_name: str,
+    size_bytes: int,
+    requested_by: str,
+) -> asyncpg.Record:
+    row = await conn.fetchrow(
+        f"""INSERT INTO importer.jobs (id, entity, mapper_id, mapper_definition, policy, file_name, size_bytes,
+                                       requested_by)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_JOB_COLUMNS}""",
+        job_id,
+        entity,
+        mapper_id,
+        definition,
+        policy,
+        file_name,
+        size_bytes,
+        requested_by,
+    )
+    assert row is not None
+    return row
+
+
+async def get_job(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID) -> asyncpg.Record | None:
+    return await conn.fetchrow(f"SELECT {_JOB_COLUMNS} FROM importer.jobs WHERE id = $1", job_id)
+
+
+async def list_jobs(conn: asyncpg.Connection, requested_by: str | None, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT {_JOB_COLUMNS} FROM importer.jobs WHERE ($1::text IS NULL OR requested_by = $1)
+            ORDER BY created_at DESC, id LIMIT $2""",
+        requested_by,
+        limit,
+    )
+
+
+async def job_errors(conn: asyncpg.Connection, job_id: uuid.UUID, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT row_no, "column", value, message FROM importer.row_errors WHERE job_id = $1
+           ORDER BY ord LIMIT $2""",
+        job_id,
+        limit,
+    )
+
+
+async def cancel_job(conn: asyncpg.Connection, job_id: uuid.UUID) -> bool:
+    status = await conn.execute(
+        """UPDATE importer.jobs SET status = 'cancelled', finished_at = now(), error = 'cancelled by the user'
+           WHERE id = $1 AND status IN ('queued', 'running')""",
+        job_id,
+    )
+    return status == "UPDATE 1"
+
+
+async def fail_job(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID, error: str) -> bool:
+    """Mark a job failed from outside its worker (not queued after all, dead-lettered)."""
+    status = await conn.execute(
+        """UPDATE importer.jobs SET status = 'failed', finished_at = now(), error = $2
+           WHERE id = $1 AND status IN ('queued', 'running')""",
+        job_id,
+        error,
+    )
+    return status == "UPDATE 1"
+
+
+# The worker's side --------------------------------------------------------------------------------------------
+
+
+async def lock_job(conn: asyncpg.Connection, job_id: uuid.UUID) -> None:
+    """Held until the job's transaction ends: a duplicate delivery waits, then finds the job done."""
+    await conn.execute("SELECT pg_advisory_xact_lock($1)", int.from_bytes(job_id.bytes[:8], "big", signed=True))
+
+
+async def mark_running(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID) -> bool:
+    status = await conn.execute(
+        """UPDATE importer.jobs SET status = 'running', started_at = coalesce(started_at, now()),
+               attempts = attempts + 1, rows_done = 0
+           WHERE id = $1 AND status IN ('queued', 'running')""",
+        job_id,
+    )
+    return status == "UPDATE 1"
+
+
+async def job_status(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID) -> str | None:
+    return await conn.fetchval("SELECT status FROM importer.jobs WHERE id = $1", job_id)
+
+
+async def record_progress(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID, rows_done: int) -> bool:
+    """False when the job is no longer running (cancelled meanwhile)."""
+    status = await conn.execute(
+        "UPDATE importer.jobs SET rows_done = $2 WHERE id = $1 AND status = 'running'", job_id, rows_done
+    )
+    return status == "UPDATE 1"
+
+
+async def upload_chunks(conn: asyncpg.Connection, job_id: uuid.UUID) -> AsyncIterator[bytes]:
+    """The upload, chunk by chunk, inside the caller's transaction (a cursor holds two chunks at most)."""
+    async for row in conn.cursor(
+        "SELECT data FROM importer.upload_chunks WHERE job_id = $1 ORDER BY seq", job_id, prefetch=2
+    ):
+        yield row["data"]
+
+
+async def insert_row_errors(
+    conn: asyncpg.Connection, job_id: uuid.UUID, errors: Sequence[tuple[int, str | None, str | None, str]]
+) -> None:
+    await conn.copy_records_to_table(
+        "row_errors",
+        schema_name=SCHEMA,
+        columns=["job_id", "ord", "row_no", "column", "value", "message"],
+        records=[(job_id, ord_, *error) for ord_, error in enumerate(errors)],
+    )
+
+
+async def finish_job(
+    conn: asyncpg.Connection,
+    job_id: uuid.UUID,
+    *,
+    status: str,
+    rows_total: int,
+    imported: int,
+    updated: int,
+    failed: int,
+    error: str | None,
+) -> bool:
+    """Write the job's outcome; False when it was cancelled meanwhile (the caller then rolls back)."""
+    result = await conn.execute(
+        """UPDATE importer.jobs SET status = $2, rows_total = $3, rows_done = $3, imported = $4, updated = $5,
+               failed = $6, error = $7, finished_at = now()
+           WHERE id = $1 AND status = 'running'""",
+        job_id,
+        status,
+        rows_total,
+        imported,
+        updated,
+        failed,
+        error,
+    )
+    if result != "UPDATE 1":
+        return False
+    # The bytes served their purpose; keeping them would only grow the database.
+    await conn.execute("DELETE FROM importer.upload_chunks WHERE job_id = $1", job_id)
+    return True

@@ -1,0 +1,233 @@
+"""Thin HTTP handlers: read the request, check the principal's permissions, call the domain, shape the answer."""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from aiohttp import web
+
+from services.importer import db
+from services.importer.keys import CONFIG, POOL, PUBLISHER, WAITERS
+from services.importer.mapper_inputs import check_mapper_id, new_mapper_id, read_mapper_input, require_entity
+from services.importer.uploads import open_form, receive_upload
+from services.importer.views import job_view, mapper_view, status_url
+from services.importer.waiting import wait_for_end
+from shared import bus
+from shared.errors import BadRequest, NotFound, ServiceUnavailable
+from shared.messages import ImportJobRequested
+from shared.principal import Principal, principal_from_request
+
+log = logging.getLogger(__name__)
+
+KEPT_ERRORS_SHOWN = 1000
+MAX_LIST = 200
+POLICIES = ("skip", "all_or_nothing")
+
+
+class UnknownMapper(BadRequest):
+    code = "unknown_mapper"
+
+
+class MapperEntityMismatch(BadRequest):
+    code = "mapper_entity_mismatch"
+
+
+class EmptyFile(BadRequest):
+    code = "empty_file"
+
+
+def _principal(request: web.Request) -> Principal:
+    return principal_from_request(request, request.app[CONFIG].common.signing_key.bytes)
+
+
+def requester(principal: Principal) -> str:
+    return f"user:{principal.user_id}" if principal.user_id is not None else principal.username
+
+
+def _job_id(request: web.Request) -> uuid.UUID:
+    try:
+        return uuid.UUID(request.match_info["job_id"])
+    except ValueError:
+        raise NotFound("No such import job") from None
+
+
+def _limit(request: web.Request) -> int:
+    raw = request.query.get("limit", "50")
+    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIST:
+        raise BadRequest(f"limit must be a whole number from 1 to {MAX_LIST}", target="limit")
+    return int(raw)
+
+
+async def _json_body(request: web.Request) -> Any:
+    try:
+        return await request.json()
+    except (ValueError, UnicodeDecodeError):
+        raise BadRequest("The body is not valid JSON") from None
+
+
+# Imports ------------------------------------------------------------------------------------------------------
+
+
+async def post_import(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    principal.require("imports", "create")
+    config, pool = request.app[CONFIG], request.app[POOL]
+    reader = await open_form(request, config.max_upload_bytes)
+    job_id = uuid.uuid4()
+    async with pool.acquire() as conn, conn.transaction():
+        upload = await receive_upload(reader, conn, job_id, config.max_upload_bytes)
+        for name in ("entity", "mapperId"):
+            if not upload.fields.get(name):
+                raise BadRequest(f"The form field {name} is required", target=name)
+        if not upload.has_file:
+            raise BadRequest("The form field file is required", target="file")
+        if upload.size == 0:
+            raise EmptyFile("The file is empty", target="file")
+        entity = require_entity(upload.fields["entity"])
+        principal.require(entity.resource, "create")
+        policy = upload.fields.get("policy") or "skip"
+        if policy not in POLICIES:
+            raise BadRequest("policy must be skip or all_or_nothing", target="policy")
+        mapper = await db.get_mapper(conn, upload.fields["mapperId"])
+        if mapper is None:
+            raise UnknownMapper(f"No mapper with id {upload.fields['mapperId'][:64]!r}", target="mapperId")
+        if mapper["entity"] != entity.name:
+            raise MapperEntityMismatch(
+                f"Mapper {mapper['id']!r} is for {mapper['entity']}, not {entity.name}", target="mapperId"
+            )
+        if mapper["definition"].get("key", entity.key) is not None:
+            principal.require(entity.resource, "update")
+        await db.insert_job(
+            conn,
+            job_id=job_id,
+            entity=entity.name,
+            mapper_id=mapper["id"],
+            definition=mapper["definition"],
+            policy=policy,
+            file_name=upload.file_name,
+            size_bytes=upload.size,
+            requested_by=requester(principal),
+        )
+    waiters = request.app[WAITERS]
+    async with waiters.watching(job_id) as ended:
+        try:
+            await bus.publish(
+                request.app[PUBLISHER],
+                bus.Topology(config.common.bus_prefix).imports_exchange,
+                ImportJobRequested(job_id=str(job_id), entity=entity.name, mapper_id=mapper["id"]),
+                routing_key="job",
+            )
+        except Exception as error:
+            log.error("could not queue import job %s: %s", job_id, type(error).__name__)
+            await db.fail_job(pool, job_id, "the job could not be queued")
+            raise ServiceUnavailable("The import could not be queued; try again") from None
+        respond_async = "respond-async" in request.headers.get("Prefer", "").lower()
+        if not respond_async and config.import_wait_seconds > 0:
+            if await wait_for_end(pool, job_id, ended, config.import_wait_seconds):
+                return await _job_response(request, job_id)
+    location = status_url(job_id)
+    return web.json_response(
+        {"id": str(job_id), "status": "queued", "statusUrl": location}, status=202, headers={"Location": location}
+    )
+
+
+async def _job_response(request: web.Request, job_id: uuid.UUID) -> web.Response:
+    async with request.app[POOL].acquire() as conn:
+        job = await db.get_job(conn, job_id)
+        if job is None:
+            raise NotFound("No such import job")
+        errors = await db.job_errors(conn, job_id, KEPT_ERRORS_SHOWN)
+    return web.json_response(job_view(job, errors))
+
+
+async def _visible_job(request: web.Request, principal: Principal, job_id: uuid.UUID) -> None:
+    job = await db.get_job(request.app[POOL], job_id)
+    # Someone else's job answers like a missing one: ids of other users' imports are not disclosed.
+    if job is None or (not principal.is_admin and job["requested_by"] != requester(principal)):
+        raise NotFound("No such import job")
+
+
+async def list_imports(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    principal.require("imports", "read")
+    owner = None if principal.is_admin else requester(principal)
+    async with request.app[POOL].acquire() as conn:
+        jobs = await db.list_jobs(conn, owner, _limit(request))
+    return web.json_response({"value": [job_view(job) for job in jobs]})
+
+
+async def get_import(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    principal.require("imports", "read")
+    job_id = _job_id(request)
+    await _visible_job(request, principal, job_id)
+    return await _job_response(request, job_id)
+
+
+async def cancel_import(request: web.Request) -> web.Response:
+    principal = _principal(request)
+    principal.require("imports", "create")
+    job_id = _job_id(request)
+    await _visible_job(request, principal, job_id)
+    async with request.app[POOL].acquire() as conn:
+        if not await db.cancel_job(conn, job_id):
+            job = await db.get_job(conn, job_id)
+            status = job["status"] if job else "gone"
+            raise BadRequest(f"Only a queued or running job can be cancelled; this one is {status}")
+    return await _job_response(request, job_id)
+
+
+# Mappers ------------------------------------------------------------------------------------------------------
+
+
+async def list_mappers(request: web.Request) -> web.Response:
+    _principal(request).require("mappers", "read")
+    entity = request.query.get("entity")
+    if entity is not None:
+        entity = require_entity(entity).name
+    async with request.app[POOL].acquire() as conn:
+        mappers = await db.list_mappers(conn, entity, _limit(request))
+    return web.json_response({"value": [mapper_view(mapper) for mapper in mappers]})
+
+
+async def create_mapper(request: web.Request) -> web.Response:
+    _principal(request).require("mappers", "create")
+    body = await _json_body(request)
+    given = read_mapper_input(body)
+    mapper_id = check_mapper_id(body["id"]) if "id" in body else new_mapper_id(given.entity)
+    async with request.app[POOL].acquire() as conn:
+        mapper = await db.insert_mapper(conn, mapper_id, given.entity.name, given.name, given.definition)
+    return web.json_response(mapper_view(mapper), status=201, headers={"Location": f"/api/mappers/{mapper_id}"})
+
+
+async def get_mapper(request: web.Request) -> web.Response:
+    _principal(request).require("mappers", "read")
+    async with request.app[POOL].acquire() as conn:
+        mapper = await db.get_mapper(conn, request.match_info["mapper_id"])
+    if mapper is None:
+        raise NotFound("No such mapper")
+    return web.json_response(mapper_view(mapper))
+
+
+async def update_mapper(request: web.Request) -> web.Response:
+    _principal(request).require("mappers", "update")
+    body = await _json_body(request)
+    mapper_id = request.match_info["mapper_id"]
+    if isinstance(body, dict) and body.get("id", mapper_id) != mapper_id:
+        raise BadRequest("The id in the body differs from the one in the path", target="id")
+    given = read_mapper_input(body)
+    async with request.app[POOL].acquire() as conn:
+        mapper = await db.update_mapper(conn, mapper_id, given.entity.name, given.name, given.definition)
+    if mapper is None:
+        raise NotFound("No such mapper")
+    return web.json_response(mapper_view(mapper))
+
+
+async def delete_mapper(request: web.Request) -> web.Response:
+    _principal(request).require("mappers", "delete")
+    async with request.app[POOL].acquire() as conn:
+        if not await db.delete_mapper(conn, request.match_info["mapper_id"]):
+            raise NotFound("No such mapper")
+    return web.Response(status=204)
