@@ -104,7 +104,7 @@ def read_secret(environ: Mapping[str, str], key: str, min_length: int = 32) -> S
 class CommonConfig:
     """Settings every service reads the same way (the database URL is read by the services that have one)."""
 
-    amqp_url: str
+    amqp_url: str | None
     bus_prefix: str
     host: str
     port: int
@@ -113,7 +113,8 @@ class CommonConfig:
     shutdown_timeout: float
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], default_port: int) -> CommonConfig:
+    def from_env(cls, environ: Mapping[str, str], default_port: int, *, needs_bus: bool = True) -> CommonConfig:
+        """needs_bus=False for a service that never talks to RabbitMQ: it then neither reads nor requires AMQP_URL."""
         prefix = read_str(environ, "BUS_PREFIX", "platform")
         if not prefix.replace("-", "").replace("_", "").isalnum() or len(prefix) > 64:
             raise ConfigError("BUS_PREFIX must be letters, digits, '-' or '_' (at most 64)")
@@ -121,7 +122,7 @@ class CommonConfig:
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
         return cls(
-            amqp_url=read_url(environ, "AMQP_URL", ("amqp", "amqps")),
+            amqp_url=read_url(environ, "AMQP_URL", ("amqp", "amqps")) if needs_bus else None,
             bus_prefix=prefix,
             host=read_str(environ, "LISTEN_HOST", "127.0.0.1"),
             port=read_int(environ, "LISTEN_PORT", default_port, 0, 65535),

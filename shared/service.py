@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import ssl
 import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -31,11 +32,15 @@ def run_service(
     name: str,
     from_env: Callable[[Mapping[str, str]], C],
     create_app: Callable[[C], web.Application],
+    ssl_context: Callable[[C], ssl.SSLContext | None] | None = None,
 ) -> None:
     """Read config, start the app; on SIGTERM or Ctrl-C aiohttp stops accepting connections, lets in-flight
-    requests finish within SHUTDOWN_TIMEOUT, runs the cleanup contexts, and the process exits 0."""
+    requests finish within SHUTDOWN_TIMEOUT, runs the cleanup contexts, and the process exits 0.
+
+    ssl_context, when given, builds the TLS context from the config (None: plain HTTP)."""
     try:
         config = from_env(os.environ)
+        tls = ssl_context(config) if ssl_context is not None else None
     except ConfigError as error:
         print(f"{name}: configuration error: {error}", file=sys.stderr)
         raise SystemExit(2) from None
@@ -48,6 +53,7 @@ def run_service(
             host=common.host,
             port=common.port,
             shutdown_timeout=common.shutdown_timeout,
+            ssl_context=tls,
             access_log=None,
             print=None,
         )

@@ -1,0 +1,116 @@
+"""Builds the gateway's aiohttp application (plain: no network until start-up)."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp
+from aiohttp import web
+
+from services.gateway.cache import PrincipalCache
+from services.gateway.config import Config
+from services.gateway.cors import CorsPolicy
+from services.gateway.handlers import front_door, serve_docs, serve_metrics, serve_openapi
+from services.gateway.keys import (
+    AUTH_CLIENT,
+    BUS,
+    CACHE,
+    CONFIG,
+    CORS,
+    FORWARDER,
+    JWT_VERIFIER,
+    LIMITER,
+    METRICS,
+    REVOCATIONS,
+    ROUTE_TABLE,
+    SESSION,
+    TRANSPORT,
+    VERIFIER,
+)
+from services.gateway.metrics import Metrics, metrics_middleware
+from services.gateway.proxy import Forwarder
+from services.gateway.ratelimit import RateLimiter
+from services.gateway.revocations import RevocationConsumer
+from services.gateway.routes import ROUTES, RouteTable
+from services.gateway.transport import TransportPolicy
+from services.gateway.verification import AuthClient, CredentialVerifier
+from shared import bus
+from shared.bus import Topology
+from shared.errors import error_middleware
+from shared.health import add_health_routes
+from shared.logs import request_id_middleware
+from shared.service import connect_with_retry
+
+
+async def http_clients(app: web.Application) -> AsyncIterator[None]:
+    """One pooled client session per app, for the auth service and every backend."""
+    config = app[CONFIG]
+    session = aiohttp.ClientSession(
+        connector=aiohttp.TCPConnector(limit=0, limit_per_host=config.upstream_pool_size),
+        # Cookies of one client must never be replayed for another.
+        cookie_jar=aiohttp.DummyCookieJar(),
+        # Bodies pass through as sent: no decompression, no headers the client did not send.
+        auto_decompress=False,
+        skip_auto_headers=("User-Agent", "Accept-Encoding", "Content-Type"),
+    )
+    key = config.common.signing_key.bytes
+    auth = AuthClient(session, config.auth_url, key, config.verify_timeout)
+    app[SESSION] = session
+    app[AUTH_CLIENT] = auth
+    app[VERIFIER] = CredentialVerifier(auth, app[CACHE], app.get(JWT_VERIFIER))
+    app[FORWARDER] = Forwarder(
+        session,
+        config.upstreams,
+        key,
+        config.max_body_bytes,
+        config.upstream_timeout,
+        config.client_body_timeout,
+    )
+    try:
+        yield
+    finally:
+        await session.close()
+
+
+async def revocation_events(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    connection = await connect_with_retry(
+        "RabbitMQ", lambda: bus.connect(config.common.amqp_url), timeout=config.startup_timeout
+    )
+    try:
+        consumer = RevocationConsumer(app[CACHE], app[VERIFIER], Topology(config.common.bus_prefix))
+        await consumer.start(connection)
+        app[BUS] = connection
+        app[REVOCATIONS] = consumer
+        yield
+    finally:
+        await connection.close()
+
+
+async def rabbitmq_ready(app: web.Application) -> None:
+    if app[BUS].is_closed:
+        raise ConnectionError("the RabbitMQ connection is down")
+
+
+async def auth_ready(app: web.Application) -> None:
+    await app[AUTH_CLIENT].check_health()
+
+
+def create_app(config: Config) -> web.Application:
+    metrics = Metrics()
+    app = web.Application(middlewares=[request_id_middleware, metrics_middleware(metrics), error_middleware])
+    app[CONFIG] = config
+    app[METRICS] = metrics
+    app[ROUTE_TABLE] = RouteTable(ROUTES)
+    app[CACHE] = PrincipalCache(config.verify_cache_size, config.verify_cache_max_age)
+    app[LIMITER] = RateLimiter(config.rate_limit_window)
+    app[TRANSPORT] = TransportPolicy(config.trusted_proxies, config.allow_insecure_http)
+    app[CORS] = CorsPolicy(config.cors_origins)
+    app.cleanup_ctx.append(http_clients)
+    app.cleanup_ctx.append(revocation_events)
+    add_health_routes(app, {"rabbitmq": rabbitmq_ready, "auth": auth_ready})
+    app.router.add_get("/metrics", serve_metrics)
+    app.router.add_get("/openapi.json", serve_openapi)
+    app.router.add_get("/docs", serve_docs)
+    app.router.add_route("*", "/{path:.*}", front_door)
+    return app

@@ -1,0 +1,158 @@
+"""Settings of the gateway, read from the environment.
+
+AMQP_URL              RabbitMQ URL (required); the gateway consumes the auth service's revocation events
+BUS_PREFIX            name prefix of exchanges and queues (default "platform")
+LISTEN_HOST           address to listen on (default 127.0.0.1)
+LISTEN_PORT           port to listen on (default 8080)
+LOG_LEVEL             DEBUG, INFO, WARNING or ERROR (default INFO)
+INTERNAL_SIGNING_KEY  key of the signed principal sent to backends, at least 32 characters (required)
+SHUTDOWN_TIMEOUT      seconds in-flight requests get to finish on SIGTERM (default 10)
+STARTUP_TIMEOUT       seconds to wait for RabbitMQ at start-up before giving up (default 30)
+AUTH_URL              base URL of the auth service (default http://127.0.0.1:8081)
+ODATA_URL             base URL of the odata service (default http://127.0.0.1:8082)
+IMPORTER_URL          base URL of the importer service (default http://127.0.0.1:8083)
+MAX_BODY_BYTES        largest request body forwarded to a backend, in bytes; more is a 413 (default 115343360,
+                      i.e. 110 MB, room for a 100 MB upload and its multipart framing)
+UPSTREAM_TIMEOUT      seconds a backend may stay silent (connect, or between reads) before a 504 (default 30)
+CLIENT_BODY_TIMEOUT   seconds a client may stall while sending a request body before a 408 (default 30)
+UPSTREAM_POOL_SIZE    most open connections to each backend (default 100)
+VERIFY_TIMEOUT        seconds the auth service gets to answer a verification before a 503 (default 5)
+VERIFY_CACHE_SIZE     most verified principals kept in memory (default 10000; 0 disables the cache)
+VERIFY_CACHE_MAX_AGE  most seconds a verified principal is reused without asking the auth service again
+                      (default 60; never past the credential's expiry nor the auth service's cache_ttl)
+RATE_LIMIT_WINDOW     length of a rate-limit window in seconds (default 60)
+RATE_LIMIT_API_KEY    requests per window for one API key (default 6000; 0 = unlimited)
+RATE_LIMIT_BASIC      requests per window for one user's Basic API token (default 6000; 0 = unlimited)
+RATE_LIMIT_BEARER     requests per window for one bearer token (default 6000; 0 = unlimited)
+RATE_LIMIT_ANONYMOUS  requests per window from one client address without a valid credential: public routes and
+                      refused credentials (default 300; 0 = unlimited). Each replica counts on its own, so N
+                      replicas allow up to N times these limits.
+ALLOW_INSECURE_HTTP   accept API keys and Basic credentials over plain HTTP from any address (default false;
+                      loopback clients and trusted proxies saying X-Forwarded-Proto: https are always accepted)
+TRUSTED_PROXIES       comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and
+                      X-Forwarded-Proto are believed (default: none)
+TLS_CERT_FILE         PEM certificate chain: when set (with TLS_KEY_FILE) the gateway serves HTTPS itself
+                      (default: unset, plain HTTP behind a TLS-terminating proxy)
+TLS_KEY_FILE          PEM private key of TLS_CERT_FILE (default: unset)
+CORS_ORIGINS          comma-separated origins (scheme://host[:port]) whose browser pages may call the API with
+                      credentials (default: none; "*" is refused because requests carry credentials)
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import ssl
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from shared.config import CommonConfig, ConfigError, read_bool, read_float, read_int, read_url
+
+DEFAULT_PORT = 8080
+DEFAULT_MAX_BODY_BYTES = 110 * 1024 * 1024
+UPSTREAM_NAMES = ("auth", "odata", "importer")
+
+
+@dataclass(frozen=True)
+class Config:
+    common: CommonConfig
+    startup_timeout: float
+    auth_url: str
+    odata_url: str
+    importer_url: str
+    max_body_bytes: int
+    upstream_timeout: float
+    upstream_pool_size: int
+    client_body_timeout: float
+    verify_timeout: float
+    verify_cache_size: int
+    verify_cache_max_age: float
+    rate_limit_window: float
+    rate_limits: dict[str, int]  # by credential kind: api_key, basic, bearer, anonymous
+    allow_insecure_http: bool
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
+    cors_origins: frozenset[str]
+    tls_cert_file: Path | None
+    tls_key_file: Path | None
+
+    def tls_context(self) -> ssl.SSLContext | None:
+        """The server's TLS context, or None for plain HTTP."""
+        if self.tls_cert_file is None or self.tls_key_file is None:
+            return None
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        try:
+            context.load_cert_chain(self.tls_cert_file, self.tls_key_file)
+        except (OSError, ssl.SSLError) as error:
+            raise ConfigError(f"TLS_CERT_FILE / TLS_KEY_FILE cannot be loaded: {type(error).__name__}") from None
+        return context
+
+    @property
+    def upstreams(self) -> dict[str, str]:
+        """Base URL of every backend, by the name the route table uses."""
+        return {"auth": self.auth_url, "odata": self.odata_url, "importer": self.importer_url}
+
+    @classmethod
+    def from_env(cls, environ: Mapping[str, str]) -> Config:
+        http = ("http", "https")
+        return cls(
+            common=CommonConfig.from_env(environ, DEFAULT_PORT),
+            startup_timeout=read_float(environ, "STARTUP_TIMEOUT", 30.0, 0.1, 3600.0),
+            auth_url=read_url(environ, "AUTH_URL", http, "http://127.0.0.1:8081"),
+            odata_url=read_url(environ, "ODATA_URL", http, "http://127.0.0.1:8082"),
+            importer_url=read_url(environ, "IMPORTER_URL", http, "http://127.0.0.1:8083"),
+            max_body_bytes=read_int(environ, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 0, 2**40),
+            upstream_timeout=read_float(environ, "UPSTREAM_TIMEOUT", 30.0, 0.01, 3600.0),
+            upstream_pool_size=read_int(environ, "UPSTREAM_POOL_SIZE", 100, 1, 10_000),
+            client_body_timeout=read_float(environ, "CLIENT_BODY_TIMEOUT", 30.0, 0.01, 3600.0),
+            verify_timeout=read_float(environ, "VERIFY_TIMEOUT", 5.0, 0.01, 120.0),
+            verify_cache_size=read_int(environ, "VERIFY_CACHE_SIZE", 10_000, 0, 10_000_000),
+            verify_cache_max_age=read_float(environ, "VERIFY_CACHE_MAX_AGE", 60.0, 0.0, 86_400.0),
+            rate_limit_window=read_float(environ, "RATE_LIMIT_WINDOW", 60.0, 1.0, 86_400.0),
+            rate_limits={
+                "api_key": read_int(environ, "RATE_LIMIT_API_KEY", 6000, 0, 10**9),
+                "basic": read_int(environ, "RATE_LIMIT_BASIC", 6000, 0, 10**9),
+                "bearer": read_int(environ, "RATE_LIMIT_BEARER", 6000, 0, 10**9),
+                "anonymous": read_int(environ, "RATE_LIMIT_ANONYMOUS", 300, 0, 10**9),
+            },
+            allow_insecure_http=read_bool(environ, "ALLOW_INSECURE_HTTP", False),
+            trusted_proxies=_read_networks(environ, "TRUSTED_PROXIES"),
+            cors_origins=_read_origins(environ, "CORS_ORIGINS"),
+            **_read_tls_files(environ),
+        )
+
+
+def _items(environ: Mapping[str, str], key: str) -> list[str]:
+    return [item.strip() for item in environ.get(key, "").split(",") if item.strip()]
+
+
+def _read_networks(environ: Mapping[str, str], key: str) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    networks = []
+    for item in _items(environ, key):
+        try:
+            networks.append(ipaddress.ip_network(item, strict=False))
+        except ValueError:
+            raise ConfigError(f"{key} must list IP addresses or networks such as 10.0.0.0/8, got {item!r}") from None
+    return tuple(networks)
+
+
+def _read_origins(environ: Mapping[str, str], key: str) -> frozenset[str]:
+    origins = set()
+    for item in _items(environ, key):
+        parts = urlsplit(item)
+        if item == "*" or parts.scheme not in ("http", "https") or not parts.hostname or parts.path not in ("", "/"):
+            raise ConfigError(f"{key} must list origins such as https://shop.example.com, got {item!r}")
+        origins.add(f"{parts.scheme}://{parts.netloc}")
+    return frozenset(origins)
+
+
+def _read_tls_files(environ: Mapping[str, str]) -> dict[str, Path | None]:
+    cert = environ.get("TLS_CERT_FILE", "").strip()
+    key = environ.get("TLS_KEY_FILE", "").strip()
+    if bool(cert) != bool(key):
+        raise ConfigError("TLS_CERT_FILE and TLS_KEY_FILE must be set together")
+    for name, value in (("TLS_CERT_FILE", cert), ("TLS_KEY_FILE", key)):
+        if value and not Path(value).is_file():
+            raise ConfigError(f"{name} does not name a readable file")
+    return {"tls_cert_file": Path(cert) if cert else None, "tls_key_file": Path(key) if key else None}

@@ -1,0 +1,281 @@
+"""Local verification of the OAuth server's JWT access tokens (RFC 9068) at the gateway.
+
+The signing keys come from the auth service's JWKS endpoint and are cached; a token signed with an unknown `kid`
+triggers a refresh (at most one every `min_refresh_interval` seconds, so a flood of forged kids cannot turn the
+gateway into a JWKS hammer). The checks, per RFC 9068 section 4: `typ` is at+jwt, the algorithm is one the key
+allows (never `none`, never HMAC: the key is asymmetric), signature, `iss`, `aud`, `exp` (with a small leeway), and
+the presence of `iat`, `jti`, `sub` and `client_id`.
+
+A JWT stays valid until it expires, so revocation needs state: the auth service publishes
+shared.messages.CredentialRevoked for every revoked token (credential_kind "oauth_access", credential_id = jti) and,
+when a user's rights are weakened, an event with only user_id. The gateway's consumer passes each event to
+`handle_revocation`: revoked jtis are refused until they would have expired; a user's tokens issued before the event
+are refused (their `permissions` claim may be stale; the client refreshes and gets a token with the current rights).
+This set lives in memory: a gateway restarted within a token's lifetime forgets past revocations unless it calls
+`load_revocations` (GET /internal/oauth/revocations on the auth service) at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import time
+from collections import OrderedDict
+from collections.abc import Callable, Iterable
+from typing import Any
+
+import aiohttp
+import jwt
+
+from shared.errors import ServiceUnavailable, Unauthorized
+from shared.messages import CredentialRevoked
+from shared.principal import Principal
+
+log = logging.getLogger(__name__)
+
+ACCESS_CREDENTIAL_KIND = "oauth_access"
+ACCESS_TOKEN_TYPES = ("at+jwt", "application/at+jwt")
+ASYMMETRIC_ALGORITHMS = ("ES256", "RS256")
+MAX_TOKEN_LENGTH = 8192
+MAX_JWKS_BYTES = 256 * 1024
+MAX_REVOKED_TOKENS = 500_000
+MAX_REVOKED_USERS = 100_000
+DEFAULT_CACHE_SIZE = 10_000
+
+
+class InvalidToken(Unauthorized):
+    """RFC 6750 section 3.1: invalid_token, with the WWW-Authenticate challenge."""
+
+    code = "invalid_token"
+
+    def __init__(self, message: str = "The access token is invalid, expired or revoked") -> None:
+        super().__init__(
+            message,
+            headers={"WWW-Authenticate": f'Bearer realm="api", error="invalid_token", error_description="{message}"'},
+        )
+
+
+class JwksUnavailable(ServiceUnavailable):
+    """No signing keys could be fetched: refuse (fail closed) with 503 rather than call a token invalid."""
+
+    code = "jwks_unavailable"
+
+
+def looks_like_jwt(token: str) -> bool:
+    """True for a compact JWS (three base64url parts): verify locally; anything else is an opaque token."""
+    return token.count(".") == 2 and token.startswith("eyJ")
+
+
+class JwtVerifier:
+    def __init__(
+        self,
+        jwks_url: str,
+        issuer: str,
+        audience: str,
+        *,
+        session: aiohttp.ClientSession | None = None,
+        algorithms: Iterable[str] = ASYMMETRIC_ALGORITHMS,
+        leeway_seconds: float = 30.0,
+        min_refresh_interval: float = 5.0,
+        jwks_max_age: float = 300.0,
+        fetch_timeout: float = 5.0,
+        max_token_lifetime: float = 30 * 86_400.0,
+        clock: Callable[[], float] = time.time,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+    ) -> None:
+        self._jwks_url = jwks_url
+        self._issuer = issuer
+        self._audience = audience
+        self._session = session
+        self._owns_session = session is None
+        self._algorithms = tuple(algorithm for algorithm in algorithms if algorithm in ASYMMETRIC_ALGORITHMS)
+        self._leeway = leeway_seconds
+        self._min_refresh_interval = min_refresh_interval
+        self._jwks_max_age = jwks_max_age
+        self._fetch_timeout = fetch_timeout
+        self._max_token_lifetime = max_token_lifetime
+        self._clock = clock
+        self._keys: dict[str, jwt.PyJWK] = {}
+        self._fetched_at: float | None = None
+        self._attempted_at: float | None = None
+        self._lock = asyncio.Lock()
+        self._revoked_tokens: OrderedDict[str, float] = OrderedDict()  # jti -> when it may be forgotten
+        self._revoked_users: OrderedDict[int, float] = OrderedDict()  # user id -> revoked at
+        # Tokens already verified, so the steady state costs a dict look-up instead of a signature check; expiry and
+        # revocation are still checked on every hit.
+        self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
+        self._cache_size = cache_size
+
+    async def close(self) -> None:
+        if self._owns_session and self._session is not None:
+            await self._session.close()
+            self._session = None
+
+    # --- keys --------------------------------------------------------------------------------------------------
+
+    async def refresh_keys(self, *, force: bool = False) -> None:
+        """Fetch the JWKS; rate-limited unless forced; on failure the keys already known stay in use."""
+        async with self._lock:
+            now = time.monotonic()
+            if not force and self._attempted_at is not None and now - self._attempted_at < self._min_refresh_interval:
+                return
+            self._attempted_at = now
+            try:
+                self._keys = await self._fetch()
+                self._fetched_at = now
+            except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+                log.warning("could not fetch the JWKS: %s", type(error).__name__)
+
+    async def _fetch(self) -> dict[str, jwt.PyJWK]:
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        timeout = aiohttp.ClientTimeout(total=self._fetch_timeout)
+        async with self._session.get(self._jwks_url, timeout=timeout) as response:
+            if response.status != 200:
+                raise ValueError(f"JWKS answered {response.status}")
+            raw = await response.content.read(MAX_JWKS_BYTES + 1)
+        if len(raw) > MAX_JWKS_BYTES:
+            raise ValueError("JWKS too large")
+        document = json.loads(raw)
+        keys: dict[str, jwt.PyJWK] = {}
+        for entry in document.get("keys", []) if isinstance(document, dict) else []:
+            if not isinstance(entry, dict) or entry.get("alg") not in self._algorithms or "kid" not in entry:
+                continue
+            try:
+                keys[str(entry["kid"])] = jwt.PyJWK(entry)
+            except jwt.PyJWTError:
+                continue
+        return keys
+
+    async def _key_for(self, kid: str) -> jwt.PyJWK | None:
+        stale = self._fetched_at is None or time.monotonic() - self._fetched_at > self._jwks_max_age
+        if kid not in self._keys or stale:
+            await self.refresh_keys(force=self._fetched_at is None)
+        if not self._keys and self._fetched_at is None:
+            raise JwksUnavailable("The token signing keys cannot be fetched from the auth service")
+        return self._keys.get(kid)
+
+    # --- verification ------------------------------------------------------------------------------------------
+
+    async def verify(self, token: str) -> Principal:
+        cached = self._verified.get(token)
+        if cached is not None:
+            principal, issued_at = cached
+            if principal.expires_at is not None and principal.expires_at + self._leeway < self._clock():
+                del self._verified[token]
+                raise InvalidToken("The access token has expired")
+            if self.is_revoked(principal.credential_id, principal.user_id, issued_at):
+                raise InvalidToken("The access token has been revoked")
+            self._verified.move_to_end(token)
+            return principal
+        principal, issued_at = await self._verify_signed(token)
+        if self.is_revoked(principal.credential_id, principal.user_id, issued_at):
+            raise InvalidToken("The access token has been revoked")
+        if self._cache_size > 0:
+            self._verified[token] = (principal, issued_at)
+            while len(self._verified) > self._cache_size:
+                self._verified.popitem(last=False)
+        return principal
+
+    async def _verify_signed(self, token: str) -> tuple[Principal, float]:
+        if not token or len(token) > MAX_TOKEN_LENGTH or not looks_like_jwt(token):
+            raise InvalidToken("The access token is malformed")
+        try:
+            header = jwt.get_unverified_header(token)
+        except jwt.PyJWTError:
+            raise InvalidToken("The access token is malformed") from None
+        algorithm, kid = header.get("alg"), header.get("kid")
+        if algorithm not in self._algorithms or not isinstance(kid, str) or len(kid) > 100:
+            raise InvalidToken("The access token is not signed with an accepted key")
+        if str(header.get("typ", "")).lower() not in ACCESS_TOKEN_TYPES:
+            raise InvalidToken("The token is not an access token")
+        key = await self._key_for(kid)
+        if key is None or key.algorithm_name != algorithm:
+            raise InvalidToken("The access token is not signed with an accepted key")
+        try:
+            claims = jwt.decode(
+                token,
+                key,
+                algorithms=[algorithm],
+                audience=self._audience,
+                issuer=self._issuer,
+                leeway=self._leeway,
+                options={"require": ["exp", "iat", "jti", "sub", "client_id", "iss", "aud"]},
+            )
+        except jwt.ExpiredSignatureError:
+            raise InvalidToken("The access token has expired") from None
+        except jwt.PyJWTError:
+            raise InvalidToken() from None
+        return _principal(claims), float(claims["iat"])
+
+    # --- revocation --------------------------------------------------------------------------------------------
+
+    def handle_revocation(self, event: CredentialRevoked) -> None:
+        """Feed every CredentialRevoked from the auth events exchange here."""
+        now = self._clock()
+        if event.credential_id is not None:
+            if event.credential_kind == ACCESS_CREDENTIAL_KIND:
+                self.revoke_token(event.credential_id, now + self._max_token_lifetime + self._leeway)
+        elif event.user_id is not None:
+            self._revoked_users[event.user_id] = now
+            self._revoked_users.move_to_end(event.user_id)
+            while len(self._revoked_users) > MAX_REVOKED_USERS:
+                self._revoked_users.popitem(last=False)
+
+    def revoke_token(self, jti: str, forget_after: float) -> None:
+        self._revoked_tokens[jti] = forget_after
+        self._revoked_tokens.move_to_end(jti)
+        now = self._clock()
+        while self._revoked_tokens and (
+            len(self._revoked_tokens) > MAX_REVOKED_TOKENS or next(iter(self._revoked_tokens.values())) < now
+        ):
+            self._revoked_tokens.popitem(last=False)
+
+    def is_revoked(self, jti: str, user_id: int | None, issued_at: float) -> bool:
+        if jti in self._revoked_tokens:
+            return True
+        if user_id is None or user_id not in self._revoked_users:
+            return False
+        revoked_at = self._revoked_users[user_id]
+        if revoked_at < self._clock() - self._max_token_lifetime:
+            del self._revoked_users[user_id]  # every token issued before it has expired by now
+            return False
+        return issued_at < revoked_at
+
+    async def load_revocations(self, url: str, headers: dict[str, str]) -> int:
+        """Learn the revoked, unexpired tokens from the auth service (after a restart); returns how many."""
+        if self._session is None:
+            self._session = aiohttp.ClientSession()
+        timeout = aiohttp.ClientTimeout(total=self._fetch_timeout)
+        async with self._session.get(url, headers=headers, timeout=timeout) as response:
+            response.raise_for_status()
+            body = await response.json()
+        revoked = body.get("revoked", []) if isinstance(body, dict) else []
+        for entry in revoked:
+            if isinstance(entry, dict) and isinstance(entry.get("jti"), str) and isinstance(entry.get("exp"), int):
+                self.revoke_token(entry["jti"], entry["exp"] + self._leeway)
+        return len(revoked)
+
+
+def _principal(claims: dict[str, Any]) -> Principal:
+    subject, client_id = str(claims["sub"]), str(claims["client_id"])
+    permissions = claims.get("permissions", [])
+    scope = claims.get("scope", "")
+    if not isinstance(permissions, list) or not all(isinstance(item, str) for item in permissions):
+        raise InvalidToken("The access token's permissions claim is malformed")
+    if not isinstance(scope, str):
+        raise InvalidToken("The access token's scope claim is malformed")
+    # RFC 9068 section 2.2: sub is the client id itself when the token acts for the client (client credentials).
+    user_id = int(subject) if subject != client_id and subject.isdigit() and len(subject) <= 18 else None
+    return Principal(
+        user_id=user_id,
+        username=str(claims.get("username") or subject)[:200],
+        is_admin=claims.get("admin") is True,
+        permissions=frozenset(permissions),
+        credential_kind=ACCESS_CREDENTIAL_KIND,
+        credential_id=str(claims["jti"]),
+        expires_at=float(claims["exp"]),
+        client_id=client_id,
+        scopes=tuple(scope.split()),
+    )

@@ -1,0 +1,13 @@
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.odata import handlers
+
+
+def add_routes(app: web.Application) -> None:
+    app.router.add_get("/odata", handlers.get_service_document)
+    app.router.add_get("/odata/", handlers.get_service_document)
+    app.router.add_get("/odata/$metadata", handlers.get_metadata)
+    app.router.add_get("/odata/{resource_path:.+}", handlers.get_resource)
+    app.router.add_post("/api/query", handlers.post_query)
