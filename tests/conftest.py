@@ -25,6 +25,7 @@ from shared.bus import Topology, delete_topology
 
 LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
+SERVICE_SECRET_ENV = {"SECRET_PEPPER": "p" * 40, "ENCRYPTION_KEY": "e" * 40}
 
 
 def _docker_engine_answers() -> bool:
@@ -114,14 +115,15 @@ def base_env(database_url: str, amqp_url: str, bus_prefix: str, signing_key: str
         "LISTEN_PORT": "0",
         "LOG_LEVEL": "WARNING",
         "SHUTDOWN_TIMEOUT": "5",
+        # One set of service secrets per run: the run's one database keeps values encrypted or hashed under them
+        # (the OAuth signing key, API tokens), so every test and service process of the run must agree.
+        **SERVICE_SECRET_ENV,
     }
 
 
 # ---------------------------------------------------------------------------------------------------------------
 # The whole platform, for end-to-end tests: the four real services on free ports, talking real HTTP, on the run's
 # database and bus prefix. Operators' first steps (admin user, demo data, mappers) go through the real CLIs.
-
-SERVICE_SECRET_ENV = {"SECRET_PEPPER": "p" * 40, "ENCRYPTION_KEY": "e" * 40}
 
 
 @pytest.fixture(scope="session")

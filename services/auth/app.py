@@ -8,6 +8,8 @@ from services.auth import lifecycle
 from services.auth.config import Config
 from services.auth.crypto import CredentialHasher, TokenCipher
 from services.auth.keys import CIPHER, CONFIG, HASHER, THROTTLE, USAGE, VERIFIER
+from services.auth.oauth.setup import setup_oauth
+from services.auth.panel.setup import setup_panel
 from services.auth.routes import add_routes
 from services.auth.throttle import FailedAttemptThrottle
 from services.auth.usage import UsageRecorder
@@ -32,4 +34,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(lifecycle.housekeeping)
     add_health_routes(app, {"postgresql": lifecycle.check_database, "rabbitmq": lifecycle.check_bus})
     add_routes(app)
+    # After the cleanup contexts above: OAuth uses the pool and the bus they open.
+    setup_oauth(app, config, config.oauth)
+    setup_panel(app)
     return app

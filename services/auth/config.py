@@ -15,6 +15,9 @@ ENCRYPTION_KEY       key material for the AES-GCM copy of API tokens shown to ad
                      the AES key is derived from it with HKDF); changing it makes stored tokens undisplayable
 VERIFY_CACHE_TTL     seconds the gateway may cache a verified principal, never past the credential's expiry
                      (default: 60)
+
+OAuth 2.0 settings (OAUTH_ISSUER, OAUTH_AUDIENCE, OAUTH_ACCESS_TOKEN_TTL, ...) are listed in
+services/auth/oauth/config.py.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
+from services.auth.oauth.config import OAuthConfig
 from shared.config import CommonConfig, Secret, read_database_url, read_float, read_int, read_secret
 
 DEFAULT_PORT = 8081
@@ -35,6 +39,7 @@ class Config:
     secret_pepper: Secret
     encryption_key: Secret
     verify_cache_ttl: int
+    oauth: OAuthConfig
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
@@ -45,6 +50,7 @@ class Config:
             secret_pepper=read_secret(environ, "SECRET_PEPPER"),
             encryption_key=read_secret(environ, "ENCRYPTION_KEY"),
             verify_cache_ttl=read_int(environ, "VERIFY_CACHE_TTL", 60, 0, 86_400),
+            oauth=OAuthConfig.from_env(environ),
         )
 
     def __repr__(self) -> str:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import AsyncIterator
 
 import aiohttp
@@ -11,6 +12,7 @@ from services.gateway.cache import PrincipalCache
 from services.gateway.config import Config
 from services.gateway.cors import CorsPolicy
 from services.gateway.handlers import front_door, serve_docs, serve_metrics, serve_openapi
+from services.gateway.jwt_verifier import JwtVerifier
 from services.gateway.keys import (
     AUTH_CLIENT,
     BUS,
@@ -39,7 +41,10 @@ from shared.bus import Topology
 from shared.errors import error_middleware
 from shared.health import add_health_routes
 from shared.logs import request_id_middleware
+from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 from shared.service import connect_with_retry
+
+log = logging.getLogger(__name__)
 
 
 async def http_clients(app: web.Application) -> AsyncIterator[None]:
@@ -87,6 +92,22 @@ async def revocation_events(app: web.Application) -> AsyncIterator[None]:
         await connection.close()
 
 
+async def jwt_keys(app: web.Application) -> AsyncIterator[None]:
+    """Reload the JWT revocations a restarted gateway would otherwise have forgotten; close the JWKS client."""
+    config, verifier = app[CONFIG], app[JWT_VERIFIER]
+    headers = {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), config.common.signing_key.bytes)}
+    try:
+        await verifier.load_revocations(f"{config.auth_url}/internal/oauth/revocations", headers)
+    except (aiohttp.ClientError, TimeoutError, ValueError) as error:
+        # Fail open only on history: tokens revoked before this start stay refused once their event is replayed
+        # or once they expire; new revocations arrive over the bus as usual.
+        log.warning("could not load JWT revocations from the auth service: %s", type(error).__name__)
+    try:
+        yield
+    finally:
+        await verifier.close()
+
+
 async def rabbitmq_ready(app: web.Application) -> None:
     if app[BUS].is_closed:
         raise ConnectionError("the RabbitMQ connection is down")
@@ -106,8 +127,12 @@ def create_app(config: Config) -> web.Application:
     app[LIMITER] = RateLimiter(config.rate_limit_window)
     app[TRANSPORT] = TransportPolicy(config.trusted_proxies, config.allow_insecure_http)
     app[CORS] = CorsPolicy(config.cors_origins)
+    app[JWT_VERIFIER] = JwtVerifier(
+        f"{config.auth_url}/.well-known/jwks.json", config.oauth_issuer, config.oauth_audience
+    )
     app.cleanup_ctx.append(http_clients)
     app.cleanup_ctx.append(revocation_events)
+    app.cleanup_ctx.append(jwt_keys)
     add_health_routes(app, {"rabbitmq": rabbitmq_ready, "auth": auth_ready})
     app.router.add_get("/metrics", serve_metrics)
     app.router.add_get("/openapi.json", serve_openapi)

@@ -34,6 +34,9 @@ TRUSTED_PROXIES       comma-separated addresses or networks (CIDR) of reverse pr
 TLS_CERT_FILE         PEM certificate chain: when set (with TLS_KEY_FILE) the gateway serves HTTPS itself
                       (default: unset, plain HTTP behind a TLS-terminating proxy)
 TLS_KEY_FILE          PEM private key of TLS_CERT_FILE (default: unset)
+OAUTH_ISSUER          issuer (iss) that JWT access tokens must carry, as the auth service is configured
+                      (default http://127.0.0.1:8080)
+OAUTH_AUDIENCE        audience (aud) that JWT access tokens must carry (default: OAUTH_ISSUER)
 CORS_ORIGINS          comma-separated origins (scheme://host[:port]) whose browser pages may call the API with
                       credentials (default: none; "*" is refused because requests carry credentials)
 """
@@ -47,7 +50,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from shared.config import CommonConfig, ConfigError, read_bool, read_float, read_int, read_url
+from shared.config import CommonConfig, ConfigError, read_bool, read_float, read_int, read_str, read_url
 
 DEFAULT_PORT = 8080
 DEFAULT_MAX_BODY_BYTES = 110 * 1024 * 1024
@@ -75,6 +78,8 @@ class Config:
     cors_origins: frozenset[str]
     tls_cert_file: Path | None
     tls_key_file: Path | None
+    oauth_issuer: str
+    oauth_audience: str
 
     def tls_context(self) -> ssl.SSLContext | None:
         """The server's TLS context, or None for plain HTTP."""
@@ -120,7 +125,13 @@ class Config:
             trusted_proxies=_read_networks(environ, "TRUSTED_PROXIES"),
             cors_origins=_read_origins(environ, "CORS_ORIGINS"),
             **_read_tls_files(environ),
+            **_read_oauth(environ),
         )
+
+
+def _read_oauth(environ: Mapping[str, str]) -> dict[str, str]:
+    issuer = read_url(environ, "OAUTH_ISSUER", ("http", "https"), "http://127.0.0.1:8080")
+    return {"oauth_issuer": issuer, "oauth_audience": read_str(environ, "OAUTH_AUDIENCE", issuer)}
 
 
 def _items(environ: Mapping[str, str], key: str) -> list[str]:

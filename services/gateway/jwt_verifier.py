@@ -151,7 +151,7 @@ class JwtVerifier:
     async def _key_for(self, kid: str) -> jwt.PyJWK | None:
         stale = self._fetched_at is None or time.monotonic() - self._fetched_at > self._jwks_max_age
         if kid not in self._keys or stale:
-            await self.refresh_keys(force=self._fetched_at is None)
+            await self.refresh_keys(force=self._attempted_at is None)
         if not self._keys and self._fetched_at is None:
             raise JwksUnavailable("The token signing keys cannot be fetched from the auth service")
         return self._keys.get(kid)

@@ -26,7 +26,7 @@ from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 
 @pytest.fixture
 def auth_env(base_env: dict[str, str]) -> dict[str, str]:
-    return {**base_env, "SECRET_PEPPER": "p" * 16 + secrets.token_hex(16), "ENCRYPTION_KEY": secrets.token_hex(24)}
+    return dict(base_env)
 
 
 @pytest.fixture

@@ -28,8 +28,6 @@ def _run(env: dict[str, str], *argv: str) -> tuple[int, str]:
 def _cli_env(base_env: dict[str, str]) -> dict[str, str]:
     return {
         **base_env,
-        "SECRET_PEPPER": "cli-pepper-" + "x" * 32,
-        "ENCRYPTION_KEY": "cli-encryption-" + "y" * 32,
         "ADMIN_PASSWORD": "an admin passphrase",
     }
 

@@ -15,7 +15,6 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 APP_SERVICES = ("auth", "gateway", "odata", "importer")
-SECRET = "x" * 40
 
 
 def free_port() -> int:
@@ -28,8 +27,6 @@ def service_env(base_env: dict[str, str], **overrides: str) -> dict[str, str]:
     env = {
         "PATH": os.environ.get("PATH", ""),
         **base_env,
-        "SECRET_PEPPER": SECRET,
-        "ENCRYPTION_KEY": SECRET,
         "STARTUP_TIMEOUT": "2",
         "LOG_LEVEL": "INFO",
     }

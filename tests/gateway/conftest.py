@@ -149,12 +149,18 @@ def stub_app(routes: list[web.RouteDef], backend: Backend) -> web.Application:
     app = web.Application()
     app.router.add_routes(routes)
     app.router.add_get("/healthz", _ok)
+    # What a starting gateway asks the auth service for: the JWT revocations it would otherwise have forgotten.
+    app.router.add_get("/internal/oauth/revocations", _no_revocations)
     app.router.add_route("*", "/{path:.*}", backend.echo)
     return app
 
 
 async def _ok(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok"})
+
+
+async def _no_revocations(request: web.Request) -> web.Response:
+    return web.json_response({"revoked": []})
 
 
 @dataclass

@@ -33,6 +33,12 @@ class SignedTokenVerifier:
         if event.credential_id is not None:
             self.revoked.add(event.credential_id)
 
+    async def load_revocations(self, url: str, headers: dict[str, str]) -> int:
+        return 0
+
+    async def close(self) -> None:
+        return None
+
 
 async def test_a_plugged_jwt_verifier_checks_jwts_locally_and_opaque_tokens_still_go_to_auth(
     start_gateway: StartGateway,

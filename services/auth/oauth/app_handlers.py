@@ -121,9 +121,10 @@ def _authorization_principal(request: web.Request) -> Principal:
 
 
 async def list_authorizations(request: web.Request) -> web.Response:
-    principal = _authorization_principal(request)
+    user_id = _authorization_principal(request).user_id
+    assert user_id is not None
     async with request.app[POOL].acquire() as conn:
-        rows = await db.list_consents(conn, principal.user_id)  # type: ignore[arg-type]
+        rows = await db.list_consents(conn, user_id)
     return web.json_response(
         {
             "authorizations": [

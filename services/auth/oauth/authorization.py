@@ -59,7 +59,9 @@ class RedirectError(Exception):
 
     def __init__(self, redirect_uri: str, error: OAuthError, state: str | None) -> None:
         super().__init__(error.code)
-        self.location = with_query(redirect_uri, {"error": error.code, "error_description": error.message, "state": state})
+        self.location = with_query(
+            redirect_uri, {"error": error.code, "error_description": error.message, "state": state}
+        )
 
 
 def with_query(uri: str, params: dict[str, str | None]) -> str:

@@ -30,8 +30,8 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 CLIENT_ID_PREFIX = "cid_"
-CLIENT_SECRET_PREFIX = "ocs_"
-REFRESH_TOKEN_PREFIX = "ort_"
+CLIENT_SECRET_PREFIX = "ocs_"  # noqa: S105 (a prefix, not a secret)
+REFRESH_TOKEN_PREFIX = "ort_"  # noqa: S105 (a prefix, not a secret)
 NONCE_LENGTH = 12
 DEVELOPER_KEY_LENGTH = 32
 MAX_SECRET_LENGTH = 256

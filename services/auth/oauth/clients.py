@@ -64,7 +64,9 @@ def validate_redirect_uri(uri: object, target: str = "redirect_uris") -> str:
     """An absolute URI without fragment (RFC 6749 section 3.1.2), https unless it points at loopback
     (RFC 8252 section 7.3); compared later as an exact string."""
     if not isinstance(uri, str) or not uri or len(uri) > MAX_REDIRECT_URI_LENGTH:
-        raise BadRequest(f"Each redirect URI is a string of at most {MAX_REDIRECT_URI_LENGTH} characters", target=target)
+        raise BadRequest(
+            f"Each redirect URI is a string of at most {MAX_REDIRECT_URI_LENGTH} characters", target=target
+        )
     if any(ord(char) <= 0x20 or ord(char) == 0x7F for char in uri):
         raise BadRequest("A redirect URI must not contain spaces or control characters", target=target)
     try:

@@ -307,7 +307,8 @@ async def insert_access_token(
 
 async def get_access_token(conn: asyncpg.Connection, jti: uuid.UUID) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        "SELECT jti, family_id, client_id, user_id, expires_at, revoked_at FROM auth.oauth_access_tokens WHERE jti = $1",
+        """SELECT jti, family_id, client_id, user_id, expires_at, revoked_at
+           FROM auth.oauth_access_tokens WHERE jti = $1""",
         jti,
     )
 

@@ -113,7 +113,7 @@ def describe_app(client: OAuthClient, row: asyncpg.Record | None = None) -> dict
 
 
 class DeveloperApps:
-    def __init__(self, hasher: OAuthHasher, cipher: ClientSecretCipher, tokens: TokenService) -> None:
+    def __init__(self, hasher: OAuthHasher, cipher: ClientSecretCipher, tokens: TokenService | None = None) -> None:
         self._hasher = hasher
         self._cipher = cipher
         self._tokens = tokens
@@ -181,6 +181,8 @@ class DeveloperApps:
 
     async def delete(self, conn: asyncpg.Connection, client: OAuthClient) -> None:
         """Delete the client after revoking every token it holds (announced to the gateways)."""
+        if self._tokens is None:
+            raise RuntimeError("deleting a client needs the token service to announce the revocations")
         async with conn.transaction():
             revoked = await db.revoke_client_tokens(conn, client.client_id)
             await db.delete_client(conn, client.client_id)

@@ -77,7 +77,7 @@ class AuthorizationCodeGrant(Grant):
         if not row["usable"]:
             raise InvalidGrant("The authorization code has expired")
         if row["client_id"] != self.client.client_id:
-            raise InvalidGrant("The authorization code was issued to another client")
+            raise InvalidGrant("The authorization code is invalid")
         redirect_uri = self.request.get("redirect_uri")
         if row["redirect_uri_given"] and redirect_uri is None:
             raise InvalidRequest("The redirect_uri parameter is missing")

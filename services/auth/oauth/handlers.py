@@ -7,11 +7,14 @@ import asyncpg
 from aiohttp import web
 
 from services.auth.keys import POOL
+from services.auth.oauth import db
 from services.auth.oauth.errors import NO_STORE_HEADERS
 from services.auth.oauth.keys import OAUTH
 from services.auth.oauth.requests import TokenRequest, parse_token_request
 from services.auth.oauth.scopes import KNOWN_SCOPES
 from services.auth.oauth.web_forms import form_pairs
+from shared.errors import Forbidden
+from shared.principal import principal_from_request
 
 
 def _pool(request: web.Request) -> asyncpg.Pool:
@@ -64,4 +67,19 @@ async def metadata(request: web.Request) -> web.Response:
             "authorization_response_iss_parameter_supported": False,
         },
         headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+MAX_REVOCATIONS_LISTED = 100_000
+
+
+async def revocations(request: web.Request) -> web.Response:
+    """The revoked access tokens that have not expired yet, for a gateway that (re)starts: internal callers only."""
+    principal = principal_from_request(request, request.app[OAUTH].principal_key)
+    if not principal.is_service:
+        raise Forbidden("Only an internal service may read the revocation list")
+    async with _pool(request).acquire() as conn:
+        rows = await db.list_revoked_access_tokens(conn, MAX_REVOCATIONS_LISTED)
+    return web.json_response(
+        {"revoked": [{"jti": str(row["jti"]), "exp": int(row["expires_at"].timestamp())} for row in rows]}
     )

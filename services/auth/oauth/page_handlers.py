@@ -6,13 +6,14 @@ refuses to be framed (X-Frame-Options and CSP frame-ancestors), against click-ja
 
 from __future__ import annotations
 
+import re
 from urllib.parse import urlencode
 
 from aiohttp import web
 
 from services.auth import db as auth_db
 from services.auth.keys import POOL
-from services.auth.oauth import pages
+from services.auth.oauth import db, pages
 from services.auth.oauth.authorization import RedirectError, approve, denial, validate_authorization_request
 from services.auth.oauth.errors import AuthorizationPageError, InvalidRequest
 from services.auth.oauth.keys import OAUTH
@@ -28,6 +29,7 @@ from services.auth.oauth.web_forms import (
 from services.auth.passwords import MAX_PASSWORD_LENGTH, verify_password
 
 AUTHORIZE_PATH = "/auth/oauth/authorize"
+AUTHORIZATIONS_PATH = "/auth/authorizations"
 MAX_NEXT_LENGTH = 4096
 
 
@@ -45,11 +47,17 @@ def _client_ip(request: web.Request) -> str | None:
     return (forwarded or request.remote or None) if len(forwarded) <= 64 else request.remote
 
 
+PANEL_PATH = re.compile(r"/panel/[A-Za-z0-9/_.?=&%-]*")
+
+
 def _safe_next(value: str | None) -> str | None:
-    """Only the authorization endpoint of this server is a place to return to after login (no open redirect)."""
+    """Only this server's authorization endpoint, authorized-apps page and control-panel pages are places to return
+    to after login (never an open redirect: no scheme, no host, no '//' or backslash, no dot segments)."""
     if not value or len(value) > MAX_NEXT_LENGTH:
         return None
-    if value == AUTHORIZE_PATH or value.startswith(AUTHORIZE_PATH + "?"):
+    if value == AUTHORIZE_PATH or value.startswith(AUTHORIZE_PATH + "?") or value == AUTHORIZATIONS_PATH:
+        return value
+    if PANEL_PATH.fullmatch(value) and "//" not in value and "/../" not in value + "/":
         return value
     return None
 
@@ -160,3 +168,34 @@ async def logout(request: web.Request) -> web.Response:
     response = _redirect("/auth/login", 303)
     clear_session_cookie(response)
     return response
+
+
+async def authorizations(request: web.Request) -> web.Response:
+    """The page listing the apps the signed-in user authorized (issue 4, item 7)."""
+    oauth = request.app[OAUTH]
+    async with request.app[POOL].acquire() as conn:
+        session = await oauth.sessions.load(conn, session_id_of(request))
+        if session is None or session.user_id is None:
+            return _redirect(f"/auth/login?{urlencode({'next': AUTHORIZATIONS_PATH})}", status=303)
+        rows = await db.list_consents(conn, session.user_id)
+    entries = [
+        pages.AuthorizedApp(row["client_id"], row["name"], tuple(row["scopes"]), row["created_at"].date().isoformat())
+        for row in rows
+    ]
+    return html(pages.authorizations_page(session.username or "", entries, session.csrf_token))
+
+
+async def revoke_authorization(request: web.Request) -> web.Response:
+    oauth = request.app[OAUTH]
+    try:
+        fields = dict(await form_pairs(request))
+    except InvalidRequest:
+        return html(pages.error_page("The form was malformed"), status=400)
+    client_id = fields.get("client_id", "")[:64]
+    async with request.app[POOL].acquire() as conn:
+        session = await oauth.sessions.load(conn, session_id_of(request))
+        if session is None or session.user_id is None or not session.csrf_matches(fields.get("csrf_token")):
+            return html(pages.error_page("The form has expired; reload the page"), status=403)
+        if await db.has_consent(conn, session.user_id, client_id):
+            await oauth.tokens.revoke_user_client(conn, session.user_id, client_id, "oauth_app_revoked")
+    return _redirect(AUTHORIZATIONS_PATH, 303)

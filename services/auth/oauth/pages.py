@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
 from html import escape
 
 from services.auth.oauth.authorization import AuthorizationRequest
@@ -65,3 +67,32 @@ def error_page(message: str) -> str:
 
 def signed_in_page(username: str) -> str:
     return _page("Signed in", f"<h1>Signed in</h1><p>You are signed in as <strong>{escape(username)}</strong>.</p>")
+
+
+@dataclass(frozen=True)
+class AuthorizedApp:
+    client_id: str
+    name: str
+    scopes: tuple[str, ...]
+    since: str
+
+
+def authorizations_page(username: str, authorizations: Sequence[AuthorizedApp], csrf_token: str) -> str:
+    """The apps the user has authorized, each with a button that withdraws its access."""
+    if not authorizations:
+        rows = "<p>You have not authorized any application.</p>"
+    else:
+        items = []
+        for entry in authorizations:
+            scopes = ", ".join(escape(scope) for scope in entry.scopes)
+            items.append(
+                f"<li><strong>{escape(entry.name)}</strong> ({scopes}), since {escape(entry.since)}"
+                '<form method="post" action="/auth/authorizations/revoke">'
+                f"{_hidden('csrf_token', csrf_token)}{_hidden('client_id', entry.client_id)}"
+                '<button type="submit">Revoke access</button></form></li>'
+            )
+        rows = f"<ul>{''.join(items)}</ul>"
+    return _page(
+        "Authorized applications",
+        f"<h1>Applications you authorized</h1><p>Signed in as <strong>{escape(username)}</strong>.</p>{rows}",
+    )

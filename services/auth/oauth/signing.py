@@ -25,7 +25,7 @@ from services.auth.oauth.client_secrets import PrivateKeyCipher
 
 log = logging.getLogger(__name__)
 
-ACCESS_TOKEN_TYPE = "at+jwt"  # RFC 9068 section 2.1
+ACCESS_TOKEN_TYPE = "at+jwt"  # noqa: S105 (RFC 9068 section 2.1 media type)
 _KEY_LOCK = 0x6F61757468_6B6579  # advisory lock: only one replica creates the first key
 
 

@@ -40,7 +40,9 @@ def session_id_of(request: web.Request) -> str | None:
     return request.cookies.get(SECURE_SESSION_COOKIE) or request.cookies.get(SESSION_COOKIE)
 
 
-def set_session_cookie(response: web.StreamResponse, request: web.Request, mode: str, session_id: str, ttl: int) -> None:
+def set_session_cookie(
+    response: web.StreamResponse, request: web.Request, mode: str, session_id: str, ttl: int
+) -> None:
     secure = cookie_is_secure(request, mode)
     response.set_cookie(
         SECURE_SESSION_COOKIE if secure else SESSION_COOKIE,
