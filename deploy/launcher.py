@@ -280,6 +280,8 @@ async def main() -> int:
             env,
         )
         say(examples(f"http://127.0.0.1:{ports['gateway']}", api_key))
+        gateway = f"http://127.0.0.1:{ports['gateway']}"
+        say(f"Control panel: {gateway}/panel/  (user admin; password in {state_dir}/dev-secrets.env)")
         say("all services ready; press Ctrl-C to stop")
         exited = [asyncio.create_task(p.wait()) for p in processes.values()]
         stopper = asyncio.create_task(stop.wait())
