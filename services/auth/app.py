@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.auth import lifecycle
+from services.auth.apiphp.setup import setup_apiphp
 from services.auth.config import Config
 from services.auth.crypto import CredentialHasher, TokenCipher
 from services.auth.keys import CIPHER, CONFIG, HASHER, THROTTLE, USAGE, VERIFIER
@@ -36,5 +37,7 @@ def create_app(config: Config) -> web.Application:
     add_routes(app)
     # After the cleanup contexts above: OAuth uses the pool and the bus they open.
     setup_oauth(app, config, config.oauth)
+    # Both sign users in with the OAuth session store, so they come after it.
+    setup_apiphp(app)
     setup_panel(app)
     return app

@@ -11,6 +11,7 @@ import ipaddress
 import math
 import os
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
@@ -85,6 +86,11 @@ def parse_verify_request(body: object) -> VerifyRequest:
     return VerifyRequest(kind, secret, username, client_ip)
 
 
+BearerCheck = Callable[[asyncpg.Connection, str], Awaitable[Verified | None]]
+"""Recognises one family of opaque bearer tokens (api.php tokens, OAuth opaque tokens): the answer, or None when the
+token is not one of its own or not valid."""
+
+
 class Verifier:
     def __init__(
         self,
@@ -99,6 +105,11 @@ class Verifier:
         self._cache_ttl = cache_ttl
         # Compared against when the user is unknown or has no token, so that path costs the same.
         self._dummy_digest = os.urandom(32)
+        self._bearer_checks: list[BearerCheck] = []
+
+    def add_bearer_check(self, check: BearerCheck) -> None:
+        """Plugged in by the features that issue opaque bearer tokens (services/auth/apiphp/setup.py)."""
+        self._bearer_checks.append(check)
 
     async def verify(self, conn: asyncpg.Connection, request: VerifyRequest) -> Verified:
         wait = self._throttle.retry_after(request.username, request.client_ip)
@@ -110,12 +121,19 @@ class Verifier:
             assert request.username is not None
             verified = await self._verify_basic(conn, request.username, request.secret, request.client_ip)
         else:
-            verified = None  # opaque bearer tokens are issued by the OAuth server (a later issue): none exist yet
+            verified = await self._verify_bearer(conn, request.secret)
         if verified is None:
             self._throttle.record_failure(request.username, request.client_ip)
             self._usage.failed(request.kind, request.client_ip, request.username)
             raise InvalidCredential()
         return verified
+
+    async def _verify_bearer(self, conn: asyncpg.Connection, token: str) -> Verified | None:
+        for check in self._bearer_checks:
+            verified = await check(conn, token)
+            if verified is not None:
+                return verified
+        return None
 
     def _ttl(self, expires_at: float | None, now: float) -> int:
         if expires_at is None:

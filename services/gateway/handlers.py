@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.gateway.credentials import read_credential
+from services.gateway.credentials import BUFFERED_FORM, read_credential, read_form_credential
 from services.gateway.keys import CACHE, CONFIG, CORS, FORWARDER, LIMITER, METRICS, ROUTE_TABLE, TRANSPORT, VERIFIER
 from services.gateway.metrics import ROUTE_LABEL
 from services.gateway.openapi import build_document, render_docs
@@ -38,7 +38,7 @@ async def front_door(request: web.Request) -> web.StreamResponse:
         if quota is None and "RateLimit-Limit" not in error.headers:
             quota = _peek(request, f"address:{client.address}")
         error.headers = {**(quota.headers() if quota else {}), **error.headers, **cors.headers(request, rule)}
-        return rule.envelope(error)
+        return rule.envelope(error, request)
 
 
 async def _authenticate(
@@ -62,7 +62,15 @@ async def _establish_principal(
     if guard is not None and guard.remaining <= 0:
         raise guard.refusal()
     try:
-        credential = read_credential(request.headers, request.query, rule.credentials)
+        form_token = None
+        if rule.credentials.form_field:
+            timeout = request.app[CONFIG].client_body_timeout
+            form = await read_form_credential(request, rule.credentials.form_field, timeout)
+            if form is not None:
+                # Read whole already: the forwarder sends this copy, without the credential field.
+                request[BUFFERED_FORM] = form
+                form_token = form.token
+        credential = read_credential(request.headers, request.query, rule.credentials, form_token)
         request.app[TRANSPORT].check(client, credential)
         principal = await request.app[VERIFIER].verify(credential, client.address)
     except Unauthorized as error:

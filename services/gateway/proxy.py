@@ -15,6 +15,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
+from services.gateway.credentials import BUFFERED_FORM
 from services.gateway.routes import RouteRule
 from services.gateway.transport import ClientConnection
 from shared.errors import ApiError, BadGateway, BadRequest, GatewayTimeout, PayloadTooLarge
@@ -149,9 +150,12 @@ class Forwarder:
                 raise BadRequest("Content-Length is malformed")
             if int(declared) > self._max_body_bytes:
                 raise PayloadTooLarge(f"The request body is larger than {self._max_body_bytes} bytes")
-        if request.body_exists:
+        buffered = request.get(BUFFERED_FORM)
+        if buffered is None and request.body_exists:
             body = _BodyCounter(request.content, self._max_body_bytes, self._client_body_timeout)
         headers = upstream_headers(request, rule, principal, client, self._signing_key)
+        if buffered is not None:
+            headers["Content-Length"] = str(len(buffered.body))
         url = URL(self._upstreams[rule.upstream] + request.raw_path, encoded=True)
         if rule.credentials.query_parameter and rule.credentials.query_parameter in url.query:
             url = url.without_query_params(rule.credentials.query_parameter)
@@ -160,7 +164,7 @@ class Forwarder:
                 request.method,
                 url,
                 headers=headers,
-                data=body.chunks() if body is not None else None,
+                data=buffered.body if buffered is not None else (body.chunks() if body is not None else None),
                 timeout=self._timeout,
                 allow_redirects=False,
             )

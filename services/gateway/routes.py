@@ -14,14 +14,39 @@ from functools import lru_cache
 
 from aiohttp import web
 
+from shared import apiphp_format
 from shared.errors import ApiError, MethodNotAllowed, NotFound, error_response
 
-ErrorEnvelope = Callable[[ApiError], web.StreamResponse]
-"""Renders an error for a route's clients: the platform's JSON envelope, or (later) api.php's own."""
+ErrorEnvelope = Callable[[ApiError, web.BaseRequest], web.StreamResponse]
+"""Renders an error for a route's clients: the platform's JSON envelope, or api.php's own."""
 
 
-def json_envelope(error: ApiError) -> web.StreamResponse:
+def json_envelope(error: ApiError, request: web.BaseRequest) -> web.StreamResponse:
     return error_response(error)
+
+
+def apiphp_envelope(error: ApiError, request: web.BaseRequest) -> web.StreamResponse:
+    """Seed 000's {"error": CODE, "error_description": TEXT}, in the client's format=json|xml, with Webasyst's
+    statuses: a missing token 400 invalid_request, an unknown or revoked one 401 invalid_token, 403 access_denied."""
+    headers = {name: value for name, value in error.headers.items() if name.lower() != "www-authenticate"}
+    status = error.status
+    if error.code == "missing_credential":
+        status, code, description = 400, apiphp_format.INVALID_REQUEST, "Required parameter is missing: access_token"
+    elif status == 401:
+        code, description = apiphp_format.INVALID_TOKEN, "Invalid access token"
+        headers["WWW-Authenticate"] = 'Bearer realm="api", error="invalid_token"'
+    elif status in (400, 405, 413, 415):
+        code, description = apiphp_format.INVALID_REQUEST, error.message
+    elif status == 403:
+        code, description = apiphp_format.ACCESS_DENIED, error.message
+    elif status == 404:
+        code, description = apiphp_format.INVALID_METHOD, error.message
+    else:
+        code, description = error.code, error.message
+    body, content_type = apiphp_format.render(
+        apiphp_format.error_body(code, description), apiphp_format.format_or_default(request.query.get("format"))
+    )
+    return web.Response(status=status, body=body, content_type=content_type, charset="utf-8", headers=headers)
 
 
 @dataclass(frozen=True)
@@ -30,10 +55,14 @@ class CredentialRule:
 
     headers: X-API-Key or Authorization (Basic, Bearer), the rule for every route today.
     query_parameter: a query parameter holding a bearer token (api.php's access_token), for its own routes only.
+    form_field: a field of a small urlencoded or multipart POST body holding a bearer token (api.php's
+        access_token); the gateway buffers such a body only up to credentials.MAX_FORM_CREDENTIAL_BYTES and
+        forwards it without the field.
     """
 
     headers: bool = True
     query_parameter: str | None = None
+    form_field: str | None = None
 
 
 HEADER_CREDENTIALS = CredentialRule()
@@ -69,6 +98,21 @@ def protected(methods: str, pattern: str, upstream: str, permission: tuple[str, 
 
 def public(methods: str, pattern: str, upstream: str) -> RouteRule:
     return RouteRule(_methods(methods), pattern, upstream, public=True)
+
+
+APIPHP_CREDENTIALS = CredentialRule(headers=True, query_parameter="access_token", form_field="access_token")
+
+
+def apiphp(methods: str, pattern: str, upstream: str, *, is_public: bool = False) -> RouteRule:
+    """An api.php route (seed 000): access_token in the query, a POST field or a Bearer header; api.php errors."""
+    return RouteRule(
+        _methods(methods),
+        pattern,
+        upstream,
+        public=is_public,
+        credentials=HEADER_CREDENTIALS if is_public else APIPHP_CREDENTIALS,
+        envelope=apiphp_envelope,
+    )
 
 
 @lru_cache(maxsize=256)
@@ -111,6 +155,14 @@ ROUTES: tuple[RouteRule, ...] = (
     public("GET POST", "/panel/**", "auth"),
     public("GET", "/.well-known/jwks.json", "auth"),
     public("GET", "/.well-known/oauth-authorization-server", "auth"),
+    # The Webasyst-compatible api.php access point (seed 000): the token flow at auth, the methods at odata (which
+    # checks the token's app scope and the user's read permission per method).
+    apiphp("GET POST", "/api.php/auth", "auth", is_public=True),
+    apiphp("GET POST", "/api.php/login", "auth", is_public=True),
+    apiphp("POST", "/api.php/token", "auth", is_public=True),
+    apiphp("POST", "/api.php/revoke", "auth"),
+    apiphp("GET POST", "/api.php/**", "odata"),
+    protected(ANY, "/api/apiphp/tokens/**", "auth"),
 )
 
 

@@ -1,0 +1,80 @@
+"""The HTML of api.php's sign-in, access request, code and error pages. Every value is escaped; nothing external is
+loaded; the pages are served with services/auth/oauth/web_forms.py's PAGE_HEADERS (not framable, not cached)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from html import escape
+
+from services.auth.apiphp.authorization import AccessRequest
+from services.auth.oauth.scopes import describe
+
+AUTH_PATH = "/api.php/auth"
+LOGIN_PATH = "/api.php/login"
+_STYLE = """body{font-family:system-ui,sans-serif;max-width:30rem;margin:3rem auto;padding:0 1rem;color:#222}
+h1{font-size:1.4rem}label{display:block;margin:.8rem 0 .2rem}input[type=text],input[type=password]{width:100%;
+padding:.4rem}button{margin:1rem .5rem 0 0;padding:.5rem 1.2rem}.error{color:#a00}li{margin:.3rem 0}
+code.secret{font-size:1.2rem;user-select:all}"""
+
+
+def _page(title: str, body: str) -> str:
+    return (
+        '<!doctype html><html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width,initial-scale=1">'
+        f"<title>{escape(title)}</title><style>{_STYLE}</style></head><body>{body}</body></html>"
+    )
+
+
+def _hidden(name: str, value: str) -> str:
+    return f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
+
+
+def login_page(csrf_token: str, next_url: str, error: str | None = None) -> str:
+    message = f'<p class="error">{escape(error)}</p>' if error else ""
+    return _page(
+        "Sign in",
+        f"<h1>Sign in to authorize an application</h1>{message}"
+        f'<form method="post" action="{LOGIN_PATH}">{_hidden("csrf_token", csrf_token)}{_hidden("next", next_url)}'
+        '<label for="username">Username</label>'
+        '<input type="text" id="username" name="username" autocomplete="username" required maxlength="64">'
+        '<label for="password">Password</label>'
+        '<input type="password" id="password" name="password" autocomplete="current-password" required '
+        'maxlength="256"><button type="submit">Sign in</button></form>',
+    )
+
+
+def access_page(request: AccessRequest, apps: Sequence[str], username: str, csrf_token: str) -> str:
+    """Seed 000: the access request page naming CLIENT_NAME and the apps, where the user accepts or declines."""
+    items = "".join(f"<li><strong>{escape(app)}</strong>: {escape(describe(app))}</li>" for app in apps)
+    hidden = "".join(_hidden(name, value) for name, value in request.as_params().items())
+    target = (
+        f"<p>You will be sent back to <code>{escape(request.redirect_uri)}</code>.</p>" if request.redirect_uri else ""
+    )
+    return _page(
+        "API access request",
+        f"<h1>{escape(request.client_name)} requests access to your account</h1>"
+        f"<p>Application id <code>{escape(request.client_id)}</code> asks for access to the API of these apps, "
+        f"with your rights as <strong>{escape(username)}</strong>:</p><ul>{items}</ul>{target}"
+        f'<form method="post" action="{AUTH_PATH}">{hidden}{_hidden("csrf_token", csrf_token)}'
+        '<button type="submit" name="decision" value="allow">Allow</button>'
+        '<button type="submit" name="decision" value="deny">Deny</button></form>'
+        f'<form method="post" action="/auth/logout">{_hidden("csrf_token", csrf_token)}'
+        '<button type="submit">Sign out</button></form>',
+    )
+
+
+def code_page(client_name: str, code: str) -> str:
+    """A code requested without redirect_uri is shown for the user to paste into the application (as Webasyst)."""
+    return _page(
+        "Authorization code",
+        f"<h1>Access granted to {escape(client_name)}</h1><p>Enter this one-time code in the application within "
+        f'three minutes:</p><p><code class="secret">{escape(code)}</code></p>',
+    )
+
+
+def error_page(code: str, description: str) -> str:
+    return _page(
+        "API authorization error",
+        f'<h1>This request cannot be authorized</h1><p class="error"><code>{escape(code)}</code>: '
+        f"{escape(description)}</p><p>You were not sent back to the application.</p>",
+    )

@@ -1,0 +1,34 @@
+"""The api.php routes of the auth service.
+
+| method and path                          | who                                                                 |
+| ---------------------------------------- | ------------------------------------------------------------------- |
+| GET  /api.php/auth                       | public: sign-in (redirect) then the access request page             |
+| POST /api.php/auth                       | public: the access request form (session cookie + CSRF token)       |
+| GET, POST /api.php/login                 | public: sign-in page of the flow                                    |
+| POST /api.php/token                      | public: code -> {"access_token": ...}                               |
+| POST /api.php/revoke                     | the api.php token itself (gateway-verified)                         |
+| GET  /api/apiphp/tokens                  | any user credential except an api.php token: the caller's tokens    |
+| POST /api/apiphp/tokens/{id}/revoke      | same: revoke one of the caller's tokens                             |
+"""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.auth.apiphp import page_handlers, token_handlers
+
+
+def add_apiphp_routes(app: web.Application) -> None:
+    app.router.add_routes(
+        [
+            web.get("/api.php/auth", page_handlers.show_access_request),
+            web.post("/api.php/auth", page_handlers.decide),
+            web.get("/api.php/login", page_handlers.login_form),
+            web.post("/api.php/login", page_handlers.login),
+            web.post("/api.php/token", token_handlers.exchange_code),
+            web.post("/api.php/revoke", token_handlers.revoke_presented_token),
+            web.get("/api/apiphp/tokens", token_handlers.list_tokens),
+            web.post("/api/apiphp/tokens/{id}/revoke", token_handlers.revoke_token),
+            web.delete("/api/apiphp/tokens/{id}", token_handlers.revoke_token),
+        ]
+    )
