@@ -236,6 +236,7 @@ async def main() -> int:
         ODATA_URL=f"http://127.0.0.1:{ports['odata']}",
         IMPORTER_URL=f"http://127.0.0.1:{ports['importer']}",
         PUBLIC_BASE_URL=f"http://127.0.0.1:{ports['gateway']}",
+        OAUTH_ISSUER=f"http://127.0.0.1:{ports['gateway']}",
         PYTHONUNBUFFERED="1",
     )
 
