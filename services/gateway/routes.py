@@ -158,7 +158,6 @@ ROUTES: tuple[RouteRule, ...] = (
     # The Webasyst-compatible api.php access point (seed 000): the token flow at auth, the methods at odata (which
     # checks the token's app scope and the user's read permission per method).
     apiphp("GET POST", "/api.php/auth", "auth", is_public=True),
-    apiphp("GET POST", "/api.php/login", "auth", is_public=True),
     apiphp("POST", "/api.php/token", "auth", is_public=True),
     apiphp("POST", "/api.php/revoke", "auth"),
     apiphp("GET POST", "/api.php/**", "odata"),

@@ -70,11 +70,11 @@ class ApiPhpPlatform:
 
     async def sign_in(self, browser: aiohttp.ClientSession, user: dict[str, Any], next_url: str) -> str:
         """The sign-in form of the flow; returns where it sends the user back to."""
-        login = await browser.get("/api.php/login", params={"next": next_url}, allow_redirects=False)
+        login = await browser.get("/auth/login", params={"next": next_url}, allow_redirects=False)
         assert login.status == 200, await login.text()
         fields = hidden_fields(await login.text())
         signed_in = await browser.post(
-            "/api.php/login",
+            "/auth/login",
             data={**fields, "username": user["username"], "password": PASSWORD},
             allow_redirects=False,
         )

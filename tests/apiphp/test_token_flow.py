@@ -26,7 +26,7 @@ async def test_signing_in_and_allowing_redirects_with_a_code_that_exchanges_for_
             },
             allow_redirects=False,
         )
-        assert first.status == 303 and first.headers["Location"].startswith("/api.php/login?next=")
+        assert first.status == 303 and first.headers["Location"].startswith("/auth/login?next=")
         answer = await apiphp_platform.decide(browser, user)
     assert answer.status == 302
     location = answer.headers["Location"]
@@ -190,15 +190,15 @@ async def test_a_user_without_rights_in_the_shop_gets_invalid_scope(apiphp_platf
 async def test_the_sign_in_refuses_a_wrong_password_and_a_missing_csrf_token(apiphp_platform: ApiPhpPlatform) -> None:
     user = await apiphp_platform.user()
     async with apiphp_platform.browser() as browser:
-        page = await browser.get("/api.php/login", params={"next": "https://evil.example/"})
+        page = await browser.get("/auth/login", params={"next": "https://evil.example/"})
         fields = hidden_fields(await page.text())
-        assert fields["next"] == "/api.php/auth"  # only the access page is a place to return to
+        assert fields["next"] == ""  # never an open redirect: only this server's own pages are places to return to
         wrong = await browser.post(
-            "/api.php/login", data={**fields, "username": user["username"], "password": "nope"}, allow_redirects=False
+            "/auth/login", data={**fields, "username": user["username"], "password": "nope"}, allow_redirects=False
         )
         assert wrong.status == 401 and "Wrong username or password" in await wrong.text()
         forged = await browser.post(
-            "/api.php/login",
+            "/auth/login",
             data={"next": "/api.php/auth", "username": user["username"], "password": PASSWORD},
             allow_redirects=False,
         )

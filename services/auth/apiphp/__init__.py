@@ -1,7 +1,7 @@
 """The Webasyst-compatible api.php access point's authorization side (seed 000): the token flow and its tokens.
 
     GET  /api.php/auth?response_type=code|token&client_id=&client_name=&scope=shop&redirect_uri=[&state=]
-         sign-in (via /api.php/login, the OAuth server's sessions) then the access request page, Allow / Deny:
+         sign-in on the auth service's one login page (/auth/login, OAuth's sessions), then the access page:
          code -> REDIRECT_URI?code=CODE (one-time, 3 minutes; shown on the page when no redirect_uri was given),
          token -> REDIRECT_URI#access_token=TOKEN, deny -> error=access_denied (query for code, fragment for token)
     POST /api.php/token?redirect_uri=&format=json|xml  code, client_id, grant_type=authorization_code

@@ -1,8 +1,8 @@
-"""The pages of the token flow (seed 000, part 1): GET/POST /api.php/auth and the sign-in at /api.php/login.
+"""The pages of the token flow (seed 000, part 1): GET/POST /api.php/auth.
 
-Sign-in sessions are the OAuth server's (services/auth/oauth/sessions.py: same cookie, same store, same CSRF token),
-so a user signed in for one flow is signed in for the other. /api.php/login exists because the OAuth login page
-returns only to OAuth paths; it has the same protections (CSRF, throttled failures, equal work for unknown users).
+Users sign in on the one login page of the auth service (/auth/login, with its CSRF token, throttled failures and
+equal work for unknown users), which sends them back here; sessions are the OAuth server's, so a user signed in for
+one flow is signed in for the other.
 """
 
 from __future__ import annotations
@@ -27,12 +27,9 @@ from services.auth.keys import POOL
 from services.auth.oauth.errors import InvalidRequest
 from services.auth.oauth.keys import OAUTH
 from services.auth.oauth.sessions import Session
-from services.auth.oauth.web_forms import PAGE_HEADERS, form_pairs, html, session_id_of, set_session_cookie
-from services.auth.origin import forwarded_client
-from services.auth.passwords import MAX_PASSWORD_LENGTH, verify_password
+from services.auth.oauth.web_forms import PAGE_HEADERS, form_pairs, html, session_id_of
 
-MAX_NEXT_LENGTH = 4096
-MAX_USERNAME_LENGTH = 64
+LOGIN_PATH = "/auth/login"
 
 
 def _redirect(location: str, status: int = 302) -> web.Response:
@@ -41,15 +38,6 @@ def _redirect(location: str, status: int = 302) -> web.Response:
 
 def _error(error: AccessRequestError, status: int = 400) -> web.Response:
     return html(pages.error_page(error.code, error.description), status=status)
-
-
-def _safe_next(value: str | None) -> str | None:
-    """Only the access request page is a place to return to after signing in here (never an open redirect)."""
-    if not value or len(value) > MAX_NEXT_LENGTH:
-        return None
-    if value == pages.AUTH_PATH or value.startswith(pages.AUTH_PATH + "?"):
-        return value
-    return None
 
 
 async def _apps_for(request: web.Request, access: AccessRequest, session: Session) -> tuple[str, ...]:
@@ -78,7 +66,7 @@ async def show_access_request(request: web.Request) -> web.Response:
     session = await _session(request)
     if session is None or session.user_id is None:
         back = f"{pages.AUTH_PATH}?{urlencode(access.as_params())}"
-        return _redirect(f"{pages.LOGIN_PATH}?{urlencode({'next': back})}", status=303)
+        return _redirect(f"{LOGIN_PATH}?{urlencode({'next': back})}", status=303)
     try:
         apps = await _apps_for(request, access, session)
     except AccessRequestError as error:
@@ -117,53 +105,3 @@ async def decide(request: web.Request) -> web.Response:
     if not access.redirect_uri:
         return html(pages.code_page(access.client_name, code))
     return _redirect(code_redirect(access, code))
-
-
-async def login_form(request: web.Request) -> web.Response:
-    oauth = request.app[OAUTH]
-    next_url = _safe_next(request.query.get("next")) or pages.AUTH_PATH
-    async with request.app[POOL].acquire() as conn:
-        session = await oauth.sessions.load(conn, session_id_of(request))
-        if session is not None and session.user_id is not None:
-            return _redirect(next_url, 303)
-        if session is None:
-            session = await oauth.sessions.start(conn, None)
-    response = html(pages.login_page(session.csrf_token, next_url))
-    set_session_cookie(response, request, oauth.config.cookie_secure, session.id, oauth.sessions.ttl_seconds)
-    return response
-
-
-async def login(request: web.Request) -> web.Response:
-    oauth = request.app[OAUTH]
-    try:
-        fields = dict(await form_pairs(request))
-    except InvalidRequest:
-        return _error(AccessRequestError("invalid_request", "The sign-in form was malformed"))
-    next_url = _safe_next(fields.get("next")) or pages.AUTH_PATH
-    async with request.app[POOL].acquire() as conn:
-        session = await oauth.sessions.load(conn, session_id_of(request))
-        if session is None or not session.csrf_matches(fields.get("csrf_token")):
-            return _error(AccessRequestError("invalid_request", "The sign-in form has expired; reload the page"), 403)
-        username = fields.get("username", "")[:MAX_USERNAME_LENGTH]
-        password = fields.get("password", "")
-        client_ip = forwarded_client(request.headers.get("X-Forwarded-For")) or request.remote
-        wait = oauth.login_throttle.retry_after(username or None, client_ip)
-        if wait is not None:
-            page = pages.login_page(session.csrf_token, next_url, "Too many failed attempts; wait and try again")
-            response = html(page, status=429)
-            response.headers["Retry-After"] = str(wait)
-            return response
-        user_id = await auth_db.get_user_id_by_username(conn, username) if username else None
-        stored = await auth_db.get_password_hash(conn, user_id) if user_id is not None else None
-        user = await auth_db.get_user(conn, user_id) if user_id is not None else None
-        # verify_password does the same Argon2 work for an unknown user, so timing does not tell who exists.
-        valid = len(password) <= MAX_PASSWORD_LENGTH and verify_password(stored, password)
-        if not valid or user is None or not user["is_active"]:
-            oauth.login_throttle.record_failure(username or None, client_ip)
-            return html(pages.login_page(session.csrf_token, next_url, "Wrong username or password"), status=401)
-        # A new session id after signing in, so an id planted before it is worth nothing.
-        await oauth.sessions.end(conn, session.id)
-        signed_in = await oauth.sessions.start(conn, user["id"], user["username"])
-    response = _redirect(next_url, 303)
-    set_session_cookie(response, request, oauth.config.cookie_secure, signed_in.id, oauth.sessions.ttl_seconds)
-    return response

@@ -10,7 +10,6 @@ from services.auth.apiphp.authorization import AccessRequest
 from services.auth.oauth.scopes import describe
 
 AUTH_PATH = "/api.php/auth"
-LOGIN_PATH = "/api.php/login"
 _STYLE = """body{font-family:system-ui,sans-serif;max-width:30rem;margin:3rem auto;padding:0 1rem;color:#222}
 h1{font-size:1.4rem}label{display:block;margin:.8rem 0 .2rem}input[type=text],input[type=password]{width:100%;
 padding:.4rem}button{margin:1rem .5rem 0 0;padding:.5rem 1.2rem}.error{color:#a00}li{margin:.3rem 0}
@@ -27,20 +26,6 @@ def _page(title: str, body: str) -> str:
 
 def _hidden(name: str, value: str) -> str:
     return f'<input type="hidden" name="{escape(name)}" value="{escape(value)}">'
-
-
-def login_page(csrf_token: str, next_url: str, error: str | None = None) -> str:
-    message = f'<p class="error">{escape(error)}</p>' if error else ""
-    return _page(
-        "Sign in",
-        f"<h1>Sign in to authorize an application</h1>{message}"
-        f'<form method="post" action="{LOGIN_PATH}">{_hidden("csrf_token", csrf_token)}{_hidden("next", next_url)}'
-        '<label for="username">Username</label>'
-        '<input type="text" id="username" name="username" autocomplete="username" required maxlength="64">'
-        '<label for="password">Password</label>'
-        '<input type="password" id="password" name="password" autocomplete="current-password" required '
-        'maxlength="256"><button type="submit">Sign in</button></form>',
-    )
 
 
 def access_page(request: AccessRequest, apps: Sequence[str], username: str, csrf_token: str) -> str:

@@ -4,7 +4,6 @@
 | ---------------------------------------- | ------------------------------------------------------------------- |
 | GET  /api.php/auth                       | public: sign-in (redirect) then the access request page             |
 | POST /api.php/auth                       | public: the access request form (session cookie + CSRF token)       |
-| GET, POST /api.php/login                 | public: sign-in page of the flow                                    |
 | POST /api.php/token                      | public: code -> {"access_token": ...}                               |
 | POST /api.php/revoke                     | the api.php token itself (gateway-verified)                         |
 | GET  /api/apiphp/tokens                  | any user credential except an api.php token: the caller's tokens    |
@@ -23,8 +22,6 @@ def add_apiphp_routes(app: web.Application) -> None:
         [
             web.get("/api.php/auth", page_handlers.show_access_request),
             web.post("/api.php/auth", page_handlers.decide),
-            web.get("/api.php/login", page_handlers.login_form),
-            web.post("/api.php/login", page_handlers.login),
             web.post("/api.php/token", token_handlers.exchange_code),
             web.post("/api.php/revoke", token_handlers.revoke_presented_token),
             web.get("/api/apiphp/tokens", token_handlers.list_tokens),

@@ -30,6 +30,7 @@ from services.auth.passwords import MAX_PASSWORD_LENGTH, verify_password
 
 AUTHORIZE_PATH = "/auth/oauth/authorize"
 AUTHORIZATIONS_PATH = "/auth/authorizations"
+APIPHP_AUTHORIZE_PATH = "/api.php/auth"
 MAX_NEXT_LENGTH = 4096
 
 
@@ -51,11 +52,15 @@ PANEL_PATH = re.compile(r"/panel/[A-Za-z0-9/_.?=&%-]*")
 
 
 def _safe_next(value: str | None) -> str | None:
-    """Only this server's authorization endpoint, authorized-apps page and control-panel pages are places to return
-    to after login (never an open redirect: no scheme, no host, no '//' or backslash, no dot segments)."""
+    """Only this server's authorization endpoints (OAuth's and api.php's), authorized-apps page and control-panel
+    pages are places to return to after login (never an open redirect: no scheme, no host, no '//' or backslash,
+    no dot segments)."""
     if not value or len(value) > MAX_NEXT_LENGTH:
         return None
-    if value == AUTHORIZE_PATH or value.startswith(AUTHORIZE_PATH + "?") or value == AUTHORIZATIONS_PATH:
+    for endpoint in (AUTHORIZE_PATH, APIPHP_AUTHORIZE_PATH):
+        if value == endpoint or value.startswith(endpoint + "?"):
+            return value
+    if value == AUTHORIZATIONS_PATH:
         return value
     if PANEL_PATH.fullmatch(value) and "//" not in value and "/../" not in value + "/":
         return value
