@@ -7,6 +7,7 @@ entries age out.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -125,6 +126,9 @@ class CredentialVerifier:
         # Per process, so a memory dump of the cache's keys cannot be tested against guessed credentials offline.
         self._salt = os.urandom(32)
         self.cache_enabled = True
+        # One auth call per credential at a time: when a busy credential's entry ages out, the requests that miss
+        # together share one verification instead of each calling the auth service.
+        self._in_flight: dict[bytes, asyncio.Task[Principal]] = {}
 
     async def verify(self, credential: Credential, client_ip: str | None) -> Principal:
         if credential.is_bearer and self.jwt_verifier is not None and looks_like_jwt(credential.secret):
@@ -133,6 +137,15 @@ class CredentialVerifier:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
+        task = self._in_flight.get(key)
+        if task is None:
+            task = asyncio.create_task(self._verify_with_auth(key, credential, client_ip))
+            self._in_flight[key] = task
+            task.add_done_callback(lambda _: self._in_flight.pop(key, None))
+        # Shielded: one client hanging up must not cancel the verification the others are waiting for.
+        return await asyncio.shield(task)
+
+    async def _verify_with_auth(self, key: bytes, credential: Credential, client_ip: str | None) -> Principal:
         generation = self._cache.generation
         verification = await self._client.verify(credential, client_ip)
         expires_at = verification.principal.expires_at

@@ -54,6 +54,7 @@ class AuthStub:
     known: dict[tuple[str, ...], tuple[Principal, int]] = field(default_factory=dict)
     calls: list[dict[str, Any]] = field(default_factory=list)
     throttled: bool = False
+    answer_delay: float = 0.0
 
     def api_key(self, principal: Principal, cache_ttl: int = 60) -> str:
         key = f"pk_test_{secrets.token_urlsafe(32)}"
@@ -83,6 +84,7 @@ class AuthStub:
             return web.json_response({"error": {"code": "unsupported_media_type", "message": "JSON"}}, status=415)
         body = await request.json()
         self.calls.append(body)
+        await asyncio.sleep(self.answer_delay)
         if self.throttled:
             return web.json_response(
                 {"error": {"code": "too_many_requests", "message": "slow down"}},

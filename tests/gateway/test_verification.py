@@ -29,6 +29,16 @@ async def test_a_cached_principal_makes_no_second_call_to_auth(gateway: Gateway)
     assert len(gateway.auth.calls) == 1
 
 
+async def test_requests_missing_the_cache_together_share_one_call_to_auth(gateway: Gateway) -> None:
+    key = gateway.auth.api_key(make_principal())
+    gateway.auth.answer_delay = 0.2
+    responses = await asyncio.gather(
+        *(gateway.client.get("/odata/products", headers={"X-API-Key": key}) for _ in range(20))
+    )
+    assert [response.status for response in responses] == [200] * 20
+    assert len(gateway.auth.calls) == 1
+
+
 async def test_a_refused_credential_is_not_cached(gateway: Gateway) -> None:
     for _ in range(2):
         await gateway.client.get("/odata/products", headers={"X-API-Key": "pk_test_unknown"})
