@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import replace
 
 import asyncpg
@@ -14,7 +15,7 @@ from shared.catalog.model import ENTITY_SETS, EntitySet, Field
 from shared.principal import Principal
 
 
-def required_resources(plans: list[RootPlan]) -> list[str]:
+def required_resources(plans: Sequence[RootPlan]) -> list[str]:
     """Every resource the plans read, roots first, so a nested relation the caller may not read is refused."""
     resources: list[str] = []
 
@@ -29,7 +30,7 @@ def required_resources(plans: list[RootPlan]) -> list[str]:
     return resources
 
 
-def authorize(principal: Principal, plans: list[RootPlan]) -> None:
+def authorize(principal: Principal, plans: Sequence[RootPlan]) -> None:
     for resource in required_resources(plans):
         principal.require(resource, "read")
 
@@ -44,7 +45,7 @@ def fetched_columns(entity: EntitySet, selection: Selection, extra: tuple[str, .
     return tuple(columns)
 
 
-async def run_plans(conn: asyncpg.Connection, plans: list[RootPlan]) -> dict[str, list[dict[str, object]]]:
+async def run_plans(conn: asyncpg.Connection, plans: Sequence[RootPlan]) -> dict[str, list[dict[str, object]]]:
     answer: dict[str, list[dict[str, object]]] = {}
     for plan in plans:
         entity = plan.query.entity

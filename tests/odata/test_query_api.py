@@ -112,3 +112,13 @@ async def test_malformed_query_bodies_are_400(client: TestClient, auth: dict[str
 async def test_oversized_query_body_is_413(client: TestClient, auth: dict[str, str]) -> None:
     response = await client.post("/api/query", headers=auth, json={"query": "products { id }" + " " * 70_000})
     assert response.status == 413
+
+
+def test_a_query_document_asked_again_reuses_its_parsed_plan() -> None:
+    from services.odata.query_language import parse_query_document
+
+    document = "products(limit: 3) { id name }  # plan-cache test"
+    first = parse_query_document(document, 100, 1000)
+    hits = parse_query_document.cache_info().hits
+    assert parse_query_document(document, 100, 1000) is first
+    assert parse_query_document.cache_info().hits == hits + 1
