@@ -20,13 +20,21 @@ from shared.logs import request_id_middleware
 from shared.service import connect_with_retry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+API_CONNECTIONS = 8
+
+
+def pool_size(config: Config) -> int:
+    """Each job in hand holds two connections (its transaction and the upload's reader) for its whole run; the API
+    and the jobs' progress updates need some more beside them, or jobs would wait on each other for ever."""
+    jobs = config.worker_prefetch if config.worker_enabled else 0
+    return API_CONNECTIONS + 2 * jobs
 
 
 async def open_database(config: Config) -> asyncpg.Pool:
     """The pool, with the catalog's and the importer's migrations applied (used by the service and the CLI)."""
     pool = await connect_with_retry(
         "PostgreSQL",
-        lambda: create_pool(config.database_url, init=db.init_connection),
+        lambda: create_pool(config.database_url, max_size=pool_size(config), init=db.init_connection),
         timeout=config.startup_timeout,
     )
     try:

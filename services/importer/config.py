@@ -14,7 +14,8 @@ IMPORTER_WORKER       true: this replica also consumes import jobs; false: API o
 WORKER_PREFETCH       import jobs one worker holds at a time (default: 1)
 MAX_UPLOAD_BYTES      largest accepted upload in bytes; larger ones get 413 (default: 104857600, 100 MiB)
 IMPORT_WAIT_SECONDS   how long POST /api/import waits for the job to end before answering 202 (default: 10)
-BATCH_ROWS            rows parsed and copied to the staging table per batch (default: 5000)
+BATCH_ROWS            rows parsed, converted and written per batch; a batch is written while the next one is
+                      parsed (default: 5000)
 """
 
 from __future__ import annotations

@@ -198,12 +198,14 @@ async def record_progress(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.
     return status == "UPDATE 1"
 
 
-async def upload_chunks(conn: asyncpg.Connection, job_id: uuid.UUID) -> AsyncIterator[bytes]:
-    """The upload, chunk by chunk, inside the caller's transaction (a cursor holds two chunks at most)."""
-    async for row in conn.cursor(
-        "SELECT data FROM importer.upload_chunks WHERE job_id = $1 ORDER BY seq", job_id, prefetch=2
-    ):
-        yield row["data"]
+async def upload_chunks(pool: asyncpg.Pool, job_id: uuid.UUID) -> AsyncIterator[bytes]:
+    """The upload, chunk by chunk (a cursor holds two chunks at most), read on a connection of its own so that the
+    job's connection is free to write the previous batch meanwhile. Close it (contextlib.aclosing) when done."""
+    async with pool.acquire() as conn, conn.transaction(readonly=True):
+        async for row in conn.cursor(
+            "SELECT data FROM importer.upload_chunks WHERE job_id = $1 ORDER BY seq", job_id, prefetch=2
+        ):
+            yield row["data"]
 
 
 async def insert_row_errors(

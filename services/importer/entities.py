@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from shared.catalog.model import ENTITY_SETS, EntitySet
+from shared.catalog.model import ENTITY_SETS, SCHEMA, EntitySet
 
 # The value kinds conversions produce, by Edm type.
 KIND_BY_EDM = {
@@ -38,6 +38,8 @@ class ImportField:
 class ImportEntity:
     name: str
     table: str  # quoted, schema-qualified
+    schema_name: str  # unquoted, for COPY
+    table_name: str  # unquoted, for COPY
     resource: str  # permission resource
     fields: tuple[ImportField, ...]
     key: str | None  # natural key to update by; None: insert-only
@@ -67,6 +69,8 @@ def _from_model(entity: EntitySet) -> ImportEntity:
     return ImportEntity(
         name=entity.name,
         table=entity.qualified_table,
+        schema_name=SCHEMA,
+        table_name=entity.table,
         resource=entity.resource,
         fields=fields,
         key=entity.key_candidates[0] if entity.key_candidates else None,

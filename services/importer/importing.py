@@ -8,14 +8,18 @@ nothing. An advisory lock on the job id makes a second delivery wait for the fir
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import uuid
 from collections.abc import Awaitable, Callable
+from contextlib import aclosing
 from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
 import asyncpg
+from asyncpg.transaction import Transaction
 
 from services.importer import db, staging
 from services.importer.conversions import CellConverter, ConversionError, compile_rule
@@ -186,45 +190,52 @@ async def _import(
     except InvalidMapper as error:
         raise JobFailed(f"the mapper is invalid: {error.message}") from None
     errors = RowErrors()
-    layout: Layout | None = None
-    if not definition.header:
-        layout = plan_layout(definition, None)
-        await staging.create_stage(conn, layout.fields)
+    all_or_nothing = job["policy"] == "all_or_nothing"
+    layout = None if definition.header else plan_layout(definition, None)
+    writer: CatalogWriter | None = None
     rows_total = 0
     try:
-        async for batch in read_records(
-            db.upload_chunks(conn, job_id),
-            encoding=definition.encoding,
-            delimiter=definition.delimiter,
-            quote=definition.quote,
-            batch_rows=batch_rows,
+        async with (
+            aclosing(db.upload_chunks(pool, job_id)) as chunks,
+            aclosing(
+                read_records(
+                    chunks,
+                    encoding=definition.encoding,
+                    delimiter=definition.delimiter,
+                    quote=definition.quote,
+                    batch_rows=batch_rows,
+                )
+            ) as batches,
         ):
-            if layout is None:
-                header, batch = batch[0], batch[1:]
-                if header.cells is None:
-                    raise JobFailed(f"the header row is not valid CSV: {header.problem}")
-                layout = plan_layout(definition, header.cells)
-                await staging.create_stage(conn, layout.fields)
-            rows = [row for record in batch if (row := convert_record(layout, record, errors)) is not None]
-            await staging.copy_to_stage(conn, layout.fields, rows)
-            rows_total += len(batch)
-            await _between_batches(pool, job_id, rows_total, progress)
+            async for batch in batches:
+                if layout is None:
+                    header, batch = batch[0], batch[1:]
+                    if header.cells is None:
+                        raise JobFailed(f"the header row is not valid CSV: {header.problem}")
+                    layout = plan_layout(definition, header.cells)
+                if writer is None:
+                    await staging.create_stage(conn, layout.fields)
+                    writer = CatalogWriter(conn, entity, list(layout.fields), definition.key, errors, all_or_nothing)
+                # Parsed and converted while PostgreSQL still writes the previous batch.
+                rows = [row for record in batch if (row := convert_record(layout, record, errors)) is not None]
+                rows_total += len(batch)
+                if not (all_or_nothing and errors.total):  # once a row failed, all-or-nothing writes nothing
+                    await writer.write(rows)
+                await _between_batches(pool, job_id, rows_total, progress)
+            if writer is not None:
+                await writer.drain()
     except CsvFormatError as error:
         raise JobFailed(str(error)) from None
+    finally:
+        if writer is not None:
+            await writer.abandon()
     if layout is None:
         raise JobFailed("the file is empty: there is no header row")
-    if rows_total == 0:
-        return await _complete(conn, job_id, errors, 0, 0, 0)
-    fields = list(layout.fields)
-    if errors.total and job["policy"] == "all_or_nothing":
+    if errors.total and all_or_nothing:
         raise JobFailed(f"{errors.total} rows were rejected; nothing was imported (policy all_or_nothing)", errors)
-    try:
-        async with conn.transaction():
-            inserted, updated = await staging.upsert_stage(conn, entity, fields, definition.key)
-    except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError):
-        # Some row breaks a database rule (a check, a reference): find it row by row, each behind a savepoint.
-        inserted, updated = await _upsert_row_by_row(conn, entity, fields, definition.key, errors, job["policy"])
-    return await _complete(conn, job_id, errors, rows_total, inserted, updated)
+    if writer is None:
+        return await _complete(conn, job_id, errors, rows_total, 0, 0)
+    return await _complete(conn, job_id, errors, rows_total, writer.inserted, writer.updated)
 
 
 async def _between_batches(pool: asyncpg.Pool, job_id: uuid.UUID, rows_done: int, progress: Progress) -> None:
@@ -234,32 +245,112 @@ async def _between_batches(pool: asyncpg.Pool, job_id: uuid.UUID, rows_done: int
     await progress(rows_done)
 
 
-async def _upsert_row_by_row(
-    conn: asyncpg.Connection,
-    entity: ImportEntity,
-    fields: list[ImportField],
-    key: str | None,
-    errors: RowErrors,
-    policy: str,
-) -> tuple[int, int]:
-    inserted = updated = 0
-    after = 0
-    while row_numbers := await staging.staged_row_numbers(conn, after, ROW_BY_ROW_PAGE):
-        for row_no in row_numbers:
-            try:
-                async with conn.transaction():
-                    if await staging.upsert_one(conn, entity, fields, key, row_no):
-                        inserted += 1
-                    else:
-                        updated += 1
-            except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as error:
-                # The server's message names the rule (constraint) but never the row's values.
-                errors.add(row_no, None, None, f"rejected by the database: {error.message}")
-                if policy == "all_or_nothing":
-                    message = f"row {row_no} was rejected; nothing was imported (policy all_or_nothing)"
-                    raise JobFailed(message, errors) from None
-        after = row_numbers[-1]
-    return inserted, updated
+class CatalogWriter:
+    """Writes each batch into the catalog table while the caller parses the next one.
+
+    PostgreSQL's work (inserts, indexes) and Python's (parsing, conversion) then overlap instead of adding up.
+    Within a batch a key given twice counts once, with its last row (the earlier rows count as updates); rows with
+    new keys are COPYed straight into the table and rows with existing keys update theirs. The batch runs behind a
+    savepoint: when some row breaks a database rule (a check, a reference, a key inserted meanwhile) the batch is
+    redone row by row to find it. All of it stays inside the job's one transaction.
+    """
+
+    def __init__(
+        self,
+        conn: asyncpg.Connection,
+        entity: ImportEntity,
+        fields: list[ImportField],
+        key: str | None,
+        errors: RowErrors,
+        all_or_nothing: bool,
+    ) -> None:
+        self.conn = conn
+        self.entity = entity
+        self.fields = fields
+        self.key = key
+        self.key_field = next((field for field in fields if field.name == key), None)
+        self.key_at = 1 + fields.index(self.key_field) if self.key_field is not None else 0  # after row_no
+        self.errors = errors
+        self.all_or_nothing = all_or_nothing
+        self.inserted = 0
+        self.updated = 0
+        self._pending: asyncio.Task[None] | None = None
+
+    async def write(self, rows: list[tuple[Any, ...]]) -> None:
+        """Start writing the rows; returns while PostgreSQL works (the connection stays busy until drain)."""
+        await self.drain()
+        if not rows:
+            return
+        if self.key_field is None:
+            new, changed = rows, []
+        else:
+            latest = {row[self.key_at]: row for row in rows}
+            existing = await staging.existing_keys(self.conn, self.entity, self.key_field, list(latest))
+            new = [row for value, row in latest.items() if value not in existing]
+            changed = [row for value, row in latest.items() if value in existing]
+        savepoint = self.conn.transaction()
+        await savepoint.start()
+        self._pending = asyncio.create_task(self._write(savepoint, rows, new, changed))
+        await asyncio.sleep(0)  # the task sends its statement now, before the caller's parsing holds the loop
+
+    async def drain(self) -> None:
+        """Wait for the batch in progress; its errors (JobFailed, lost connection) surface here."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            await pending
+
+    async def abandon(self) -> None:
+        """On the way out after a failure: stop the batch in progress before the transaction rolls back."""
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.cancel()
+            with contextlib.suppress(BaseException):
+                await pending
+
+    async def _write(
+        self,
+        savepoint: Transaction,
+        rows: list[tuple[Any, ...]],
+        new: list[tuple[Any, ...]],
+        changed: list[tuple[Any, ...]],
+    ) -> None:
+        try:
+            if new:
+                await staging.insert_rows(self.conn, self.entity, self.fields, new)
+            if changed and self.key is not None:
+                await staging.copy_to_stage(self.conn, self.fields, changed)
+                await staging.update_from_stage(self.conn, self.entity, self.fields, self.key)
+                await staging.clear_stage(self.conn)
+        except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError):
+            await savepoint.rollback()
+            await staging.copy_to_stage(self.conn, self.fields, rows)
+            inserted, updated = await self._row_by_row()
+            await staging.clear_stage(self.conn)
+        else:
+            await savepoint.commit()
+            inserted, updated = len(new), len(rows) - len(new)
+        self.inserted += inserted
+        self.updated += updated
+
+    async def _row_by_row(self) -> tuple[int, int]:
+        inserted = updated = 0
+        after = 0
+        while row_numbers := await staging.staged_row_numbers(self.conn, after, ROW_BY_ROW_PAGE):
+            for row_no in row_numbers:
+                try:
+                    async with self.conn.transaction():
+                        if await staging.upsert_one(self.conn, self.entity, self.fields, self.key, row_no):
+                            inserted += 1
+                        else:
+                            updated += 1
+                except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as error:
+                    # The server's message names the rule (constraint) but never the row's values.
+                    self.errors.add(row_no, None, None, f"rejected by the database: {error.message}")
+                    if self.all_or_nothing:
+                        message = f"row {row_no} was rejected; nothing was imported (policy all_or_nothing)"
+                        raise JobFailed(message, self.errors) from None
+            after = row_numbers[-1]
+        return inserted, updated
 
 
 async def _complete(

@@ -1,4 +1,7 @@
-"""Writing converted rows: COPY into a temporary staging table, then one upsert into the catalog table.
+"""Writing converted rows into a catalog table, a batch at a time.
+
+Rows with new keys are COPYed straight into the table; rows whose key exists go through a temporary staging table
+(COPY) and one UPDATE. A batch that breaks a database rule is staged whole and redone row by row (upsert_one).
 
 All SQL identifiers come from the entity model (services/importer/entities.py), never from a mapper or a file.
 """
@@ -46,26 +49,47 @@ def _insert_sql(entity: ImportEntity, fields: Sequence[ImportField], key: str | 
     )
 
 
-async def upsert_stage(
-    conn: asyncpg.Connection, entity: ImportEntity, fields: Sequence[ImportField], key: str | None
-) -> tuple[int, int]:
-    """Move every staged row into the catalog in one statement; answer (inserted, updated).
-
-    A key given twice in one file is applied once, with its last row; the earlier rows count as updates.
-    """
-    if key is None:
-        status = await conn.execute(_insert_sql(entity, fields, None, f"{STAGE} ORDER BY row_no"))
-        return int(status.split()[-1]), 0
-    staged = await conn.fetchval(f"SELECT count(*) FROM {STAGE}")
-    source = f"(SELECT DISTINCT ON ({_quoted(key)}) * FROM {STAGE} ORDER BY {_quoted(key)}, row_no DESC) AS s"
-    row = await conn.fetchrow(
-        f"""WITH upserted AS ({_insert_sql(entity, fields, key, source)})
-            SELECT count(*) FILTER (WHERE inserted) AS inserted, count(*) FILTER (WHERE NOT inserted) AS updated
-            FROM upserted"""
+async def existing_keys(
+    conn: asyncpg.Connection, entity: ImportEntity, key: ImportField, values: list[Any]
+) -> set[Any]:
+    """Which of these key values the catalog table already holds."""
+    column = _quoted(key.name)
+    rows = await conn.fetch(
+        f"SELECT {column} AS key FROM {entity.table} WHERE {column} = ANY($1::{key.sql_type}[])", values
     )
-    assert row is not None
-    inserted, updated = int(row["inserted"]), int(row["updated"])
-    return inserted, updated + (staged - inserted - updated)
+    return {row["key"] for row in rows}
+
+
+async def insert_rows(
+    conn: asyncpg.Connection, entity: ImportEntity, fields: Sequence[ImportField], rows: list[tuple[Any, ...]]
+) -> None:
+    """COPY new rows (without their row number) straight into the catalog table: PostgreSQL's fastest insert path.
+    A key that another writer inserted meanwhile breaks the unique index, and the caller redoes the batch."""
+    await conn.copy_records_to_table(
+        entity.table_name,
+        schema_name=entity.schema_name,
+        columns=[field.name for field in fields],
+        records=[row[1:] for row in rows],
+    )
+
+
+async def update_from_stage(
+    conn: asyncpg.Connection, entity: ImportEntity, fields: Sequence[ImportField], key: str
+) -> None:
+    """Apply every staged row (one per key) to the catalog row with its key."""
+    assignments = [f"{_quoted(field.name)} = s.{_quoted(field.name)}" for field in fields if field.name != key]
+    if entity.has_updated_at:
+        assignments.append('"updated_at" = now()')
+    if assignments:
+        await conn.execute(
+            f"UPDATE {entity.table} AS t SET {', '.join(assignments)} FROM {STAGE} AS s "
+            f"WHERE t.{_quoted(key)} = s.{_quoted(key)}"
+        )
+
+
+async def clear_stage(conn: asyncpg.Connection) -> None:
+    """Empty the stage for the next batch (a table created in this transaction is truncated in place)."""
+    await conn.execute(f"TRUNCATE {STAGE}")
 
 
 async def staged_row_numbers(conn: asyncpg.Connection, after: int, limit: int) -> list[int]:
