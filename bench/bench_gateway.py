@@ -45,22 +45,10 @@ from harness import (
     run_load,
 )
 
+from services.auth.permissions import ALL_PERMISSIONS
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 
 PATH = "/odata/products?$top=10"
-RESOURCES = (
-    "products",
-    "categories",
-    "customers",
-    "orders",
-    "imports",
-    "mappers",
-    "webhooks",
-    "users",
-    "api_keys",
-    "apps",
-)
-ACTIONS = ("read", "create", "update", "delete")
 BARE_PROXY_FLAG = "--serve-bare-proxy"
 SCRIPT = str(Path(__file__).resolve())
 DROPPED_HEADERS = frozenset({"host", "connection", "keep-alive", "transfer-encoding", "content-length"})
@@ -79,7 +67,7 @@ def bare_proxy_app(upstream: str, signing_key: bytes) -> web.Application:
         user_id=1,
         username=ADMIN_USERNAME,
         is_admin=True,
-        permissions=frozenset(f"{resource}:{action}" for resource in RESOURCES for action in ACTIONS),
+        permissions=ALL_PERMISSIONS,
         credential_kind="api_key",
         credential_id="00000000-0000-0000-0000-000000000000",
     )
