@@ -7,6 +7,7 @@ so that several replicas starting together apply each file exactly once.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import logging
 import re
@@ -45,13 +46,26 @@ async def create_pool(
     return pool
 
 
+POOL_CLOSE_TIMEOUT_SECONDS = 5.0
+
+
+async def close_pool(pool: asyncpg.Pool, timeout: float = POOL_CLOSE_TIMEOUT_SECONDS) -> None:
+    """Close gracefully, but within a bound: asyncpg's close() waits for every acquired connection to come back,
+    and one that never does (a task cancelled at the wrong moment) must not hold a service's shutdown forever."""
+    try:
+        await asyncio.wait_for(pool.close(), timeout)
+    except TimeoutError:
+        log.warning("PostgreSQL pool did not close within %.0f s; terminating its connections", timeout)
+        pool.terminate()
+
+
 @asynccontextmanager
 async def open_pool(dsn: str, **kwargs: object) -> AsyncIterator[asyncpg.Pool]:
     pool = await create_pool(dsn, **kwargs)  # type: ignore[arg-type]
     try:
         yield pool
     finally:
-        await pool.close()
+        await close_pool(pool)
 
 
 def migration_files(directory: Path) -> list[tuple[int, Path]]:

@@ -13,7 +13,7 @@ from services.importer.routes import add_routes
 from services.importer.waiting import JobWaiters
 from services.importer.worker import ImportWorker
 from shared import bus, catalog
-from shared.db import apply_migrations, create_pool
+from shared.db import apply_migrations, close_pool, create_pool
 from shared.errors import error_middleware
 from shared.health import add_health_routes
 from shared.logs import request_id_middleware
@@ -41,7 +41,7 @@ async def open_database(config: Config) -> asyncpg.Pool:
         await apply_migrations(pool, catalog.SCHEMA, catalog.MIGRATIONS)
         await apply_migrations(pool, db.SCHEMA, MIGRATIONS)
     except BaseException:
-        await pool.close()
+        await close_pool(pool)
         raise
     return pool
 
@@ -49,7 +49,7 @@ async def open_database(config: Config) -> asyncpg.Pool:
 async def database(app: web.Application) -> AsyncIterator[None]:
     app[POOL] = await open_database(app[CONFIG])
     yield
-    await app[POOL].close()
+    await close_pool(app[POOL])
 
 
 async def message_bus(app: web.Application) -> AsyncIterator[None]:

@@ -9,7 +9,7 @@ from services.odata.config import Config
 from services.odata.keys import CONFIG, POOL
 from services.odata.routes import add_routes
 from shared import catalog
-from shared.db import apply_migrations, create_pool
+from shared.db import apply_migrations, close_pool, create_pool
 from shared.errors import error_middleware
 from shared.health import add_health_routes
 from shared.logs import request_id_middleware
@@ -30,7 +30,7 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
         app[POOL] = pool
         yield
     finally:
-        await pool.close()
+        await close_pool(pool)
 
 
 async def postgresql_ready(app: web.Application) -> None:
