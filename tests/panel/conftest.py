@@ -4,18 +4,21 @@ fresh cookies) per test."""
 
 from __future__ import annotations
 
+import asyncio
 import secrets
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
 
 from services.auth import accounts, db
+from services.auth.apiphp.keys import APIPHP_TOKENS
 from services.auth.app import create_app
 from services.auth.config import Config
 from services.auth.context import AuthContext, operator_principal
@@ -23,6 +26,8 @@ from services.auth.keys import CONTEXT
 from services.auth.oauth.keys import OAUTH
 from services.auth.oauth.web_forms import SESSION_COOKIE
 from services.auth.passwords import hash_password
+from shared.bus import Topology
+from shared.messages import CredentialRevoked
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 from tests.conftest import SERVICE_SECRET_ENV
 
@@ -79,6 +84,37 @@ class Panel:
     async def verify_basic(self, username: str, token: str) -> int:
         return (await self.verify({"kind": "basic", "username": username, "token": token}))[0]
 
+    async def verify_bearer(self, token: str) -> int:
+        return (await self.verify({"kind": "bearer", "token": token}))[0]
+
+    async def apiphp_token(self, user: dict, client_id: str, client_name: str, apps: list[str]) -> tuple[str, str]:
+        """An api.php token as /api.php/token issues it (the flow itself is tests/apiphp's): (token, token id)."""
+        async with self.ctx.pool.acquire() as conn:
+            token, token_id = await self.server.app[APIPHP_TOKENS].issue_token(
+                conn, user["id"], client_id, client_name, apps
+            )
+        return token, str(token_id)
+
+
+class RevocationTap:
+    """A queue of our own on the auth events exchange, as a gateway binds one."""
+
+    def __init__(self, queue: aio_pika.abc.AbstractQueue) -> None:
+        self.queue = queue
+
+    async def wait_for(self, matches: Callable[[CredentialRevoked], bool], timeout: float = 5.0) -> CredentialRevoked:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            message = await self.queue.get(fail=False, no_ack=True)
+            if message is None:
+                await asyncio.sleep(0.02)
+                continue
+            event = CredentialRevoked.decode(message.body)
+            if matches(event):
+                return event
+        raise AssertionError("no matching CredentialRevoked event was published")
+
 
 @pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def panel(database_url: str, amqp_url: str, bus_prefix: str, signing_key: str) -> AsyncIterator[Panel]:
@@ -100,6 +136,19 @@ async def panel(database_url: str, amqp_url: str, bus_prefix: str, signing_key: 
         yield Panel(str(server.make_url("")).rstrip("/"), server, config.common.signing_key.bytes)
     finally:
         await server.close()
+
+
+@pytest_asyncio.fixture(loop_scope="package")
+async def revocations(amqp_url: str, bus_prefix: str) -> AsyncIterator[RevocationTap]:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            Topology(bus_prefix).auth_events_exchange, aio_pika.ExchangeType.FANOUT, durable=True
+        )
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(exchange)
+        yield RevocationTap(queue)
 
 
 @pytest.fixture(scope="package")

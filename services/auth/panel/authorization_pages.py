@@ -1,16 +1,18 @@
 """Authorized Apps: the applications the signed-in user allowed to act for them, and withdrawing that access (the
-consent and every token the app holds for this user, announced to the gateways)."""
+consent and every token the app holds for this user, announced to the gateways); and the user's api.php access
+tokens (seed 000), revoked through the same domain operation as POST /api/apiphp/tokens/{id}/revoke."""
 
 from __future__ import annotations
 
-from html import escape
+import uuid
 
 from aiohttp import web
 
-from services.auth.keys import POOL
+from services.auth.apiphp.keys import APIPHP_TOKENS
+from services.auth.keys import CONTEXT, POOL
 from services.auth.oauth import db
 from services.auth.oauth.keys import OAUTH
-from services.auth.panel import markup
+from services.auth.panel import authorization_views, markup
 from services.auth.panel.forms import Form
 from services.auth.panel.guards import panel_form, panel_page
 from services.auth.panel.responses import html, redirect
@@ -18,29 +20,25 @@ from services.auth.panel.signin import PanelUser
 from shared.errors import NotFound
 
 MAX_CLIENT_ID_LENGTH = 64
+# Revoked tokens are read too (the domain list holds them) but not shown: a page of them leaves room for live ones.
+APIPHP_TOKENS_READ = 500
+NOTICES = {
+    "revoked": "The application's access was revoked.",
+    "token-revoked": "The api.php access token was revoked; it no longer works.",
+}
 
 
 @panel_page
 async def list_authorized_apps(request: web.Request, user: PanelUser) -> web.StreamResponse:
     async with request.app[POOL].acquire() as conn:
-        rows = await db.list_consents(conn, user.user_id)
-    table = markup.table(
-        ["Application", "Allowed to", "Authorized", ""],
-        [
-            [
-                escape(row["name"]),
-                escape(" ".join(row["scopes"])),
-                markup.moment(row["created_at"].isoformat()),
-                markup.post_button(
-                    f"/panel/authorized-apps/{row['client_id']}/revoke", "Revoke access", user, "danger"
-                ),
-            ]
-            for row in rows
-        ],
-        "You have not authorized any application.",
+        consents = await db.list_consents(conn, user.user_id)
+        tokens = await request.app[APIPHP_TOKENS].list_tokens(conn, user.user_id, APIPHP_TOKENS_READ, 0)
+    live_tokens = [token for token in tokens if token["revoked_at"] is None]
+    content = authorization_views.oauth_apps(user, consents) + authorization_views.apiphp_tokens(
+        user, live_tokens, truncated=len(tokens) == APIPHP_TOKENS_READ
     )
-    notice = "The application's access was revoked." if request.query.get("done") == "revoked" else None
-    return html(markup.page("Authorized Apps", table, user, notice=notice))
+    notice = NOTICES.get(request.query.get("done", ""))
+    return html(markup.page("Authorized Apps", content, user, notice=notice))
 
 
 @panel_form
@@ -51,3 +49,17 @@ async def revoke_authorized_app(request: web.Request, user: PanelUser, form: For
             raise NotFound("No such authorized application")
         await request.app[OAUTH].tokens.revoke_user_client(conn, user.user_id, client_id, "oauth_app_revoked")
     return redirect("/panel/authorized-apps?done=revoked")
+
+
+@panel_form
+async def revoke_apiphp_token(request: web.Request, user: PanelUser, form: Form) -> web.StreamResponse:
+    """Only the signed-in user's own token: anyone else's id is "not found", as in the JSON API."""
+    try:
+        token_id = uuid.UUID(request.match_info["token_id"])
+    except ValueError:
+        raise NotFound("No such api.php access token") from None
+    async with request.app[POOL].acquire() as conn:
+        found = await request.app[APIPHP_TOKENS].revoke(conn, request.app[CONTEXT].publisher, token_id, user.user_id)
+    if not found:
+        raise NotFound("No such api.php access token")
+    return redirect("/panel/authorized-apps?done=token-revoked")

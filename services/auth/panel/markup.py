@@ -32,7 +32,9 @@ def sections(user: PanelUser) -> list[Section]:
         found.append(Section("Users", "/panel/users", "Users, their permissions and their API access."))
     if user.can("apps", "read"):
         found.append(Section("Developer Apps", "/panel/apps", "OAuth applications: Client ID and Client Secret."))
-    found.append(Section("Authorized Apps", "/panel/authorized-apps", "Applications you allowed to use your account."))
+    found.append(
+        Section("Authorized Apps", "/panel/authorized-apps", "Applications and api.php tokens using your account.")
+    )
     return found
 
 

@@ -16,6 +16,7 @@
 | POST /panel/apps/{client_id}/secret/rotate       | apps:update                                                |
 | POST /panel/apps/{client_id}/delete              | apps:delete                                                |
 | GET  /panel/authorized-apps, POST .../revoke     | a signed-in session (one's own authorizations)             |
+| POST .../apiphp-tokens/{token_id}/revoke         | a signed-in session (one's own api.php tokens)             |
 | GET  /panel/... anything else                    | a signed-in session (an HTML 404 page)                     |
 Every POST carries the session's CSRF token.
 """
@@ -53,6 +54,7 @@ def add_panel_routes(app: web.Application) -> None:
             web.post("/panel/apps/{client_id}/delete", app_pages.delete_app),
             web.get("/panel/authorized-apps", authorization_pages.list_authorized_apps),
             web.post("/panel/authorized-apps/{client_id}/revoke", authorization_pages.revoke_authorized_app),
+            web.post("/panel/authorized-apps/apiphp-tokens/{token_id}/revoke", authorization_pages.revoke_apiphp_token),
             web.get("/panel/{tail:.*}", home.not_found),
         ]
     )
