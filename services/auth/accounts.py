@@ -116,11 +116,11 @@ async def update_user(ctx: AuthContext, actor: Principal, user_id: int, changes:
                     conn, "user.updated", subject_user_id=user_id, details=changed, **audit_actor(actor)
                 )
             after = await db.get_user(conn, user_id)
-        assert after is not None
-    if before["is_active"] and not after["is_active"]:
-        await ctx.publisher.user_weakened(user_id, "user_deactivated")
-    elif before["is_admin"] and not after["is_admin"]:
-        await ctx.publisher.user_weakened(user_id, "admin_rights_removed")
+            assert after is not None
+            if before["is_active"] and not after["is_active"]:
+                await ctx.publisher.user_weakened(conn, user_id, "user_deactivated")
+            elif before["is_admin"] and not after["is_admin"]:
+                await ctx.publisher.user_weakened(conn, user_id, "admin_rights_removed")
     return user_view(after)
 
 
@@ -143,10 +143,10 @@ async def set_permissions(
                     details={"added": sorted(added), "removed": sorted(removed)},
                     **audit_actor(actor),
                 )
+            if removed:
+                await ctx.publisher.user_weakened(conn, user_id, "permissions_removed")
             after = await db.get_user(conn, user_id)
         assert after is not None
-    if removed:
-        await ctx.publisher.user_weakened(user_id, "permissions_removed")
     return user_view(after)
 
 
@@ -167,6 +167,7 @@ async def set_api_access(ctx: AuthContext, actor: Principal, user_id: int, enabl
                         credential_id=f"api_token:{user_id}",
                         **audit_actor(actor),
                     )
+                    await ctx.publisher.token_revoked(conn, user_id, "api_access_disabled")
             elif current is not None:
                 token = ctx.cipher.decrypt(bytes(current["token_encrypted"]), user_id)
                 return {"enabled": True, "username": target["username"], "token": token}
@@ -181,8 +182,6 @@ async def set_api_access(ctx: AuthContext, actor: Principal, user_id: int, enabl
                     **audit_actor(actor),
                 )
                 return {"enabled": True, "username": target["username"], "token": token}
-    if removed:
-        await ctx.publisher.token_revoked(user_id, "api_access_disabled")
     return {"enabled": False, "username": target["username"]}
 
 
@@ -267,7 +266,7 @@ async def save_api_token(ctx: AuthContext, actor: Principal, user_id: int, pendi
                 credential_id=f"api_token:{user_id}",
                 **audit_actor(actor),
             )
-    await ctx.publisher.token_revoked(user_id, "token_regenerated")
+            await ctx.publisher.token_revoked(conn, user_id, "token_regenerated")
     return {"username": target["username"], "saved": True}
 
 

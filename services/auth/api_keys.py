@@ -142,9 +142,8 @@ async def revoke_key(ctx: AuthContext, actor: Principal, key_id: uuid.UUID) -> d
                     details={"name": row["name"], "prefix": row["prefix"]},
                     **audit_actor(actor),
                 )
+                await ctx.publisher.key_revoked(conn, str(key_id), row["user_id"], "revoked")
             after = await db.get_api_key(conn, key_id)
-    if revoked:
-        await ctx.publisher.key_revoked(str(key_id), row["user_id"], "revoked")
     assert after is not None
     return key_view(after)
 
@@ -181,10 +180,10 @@ async def rotate_key(ctx: AuthContext, actor: Principal, key_id: uuid.UUID, grac
                 details={"new_key_id": str(new_id), "grace_seconds": grace_seconds, "name": old["name"]},
                 **audit_actor(actor),
             )
+            # Gateways re-verify the old key and cache it no longer than its new, earlier expiry.
+            await ctx.publisher.key_revoked(conn, str(key_id), old["user_id"], "rotated")
             new_row = await db.get_api_key(conn, new_id)
             old_row = await db.get_api_key(conn, key_id)
-    # Gateways re-verify the old key and cache it no longer than its new, earlier expiry.
-    await ctx.publisher.key_revoked(str(key_id), old["user_id"], "rotated")
     assert new_row is not None and old_row is not None
     return {**key_view(new_row), "key": new_key, "previous": key_view(old_row)}
 
@@ -195,6 +194,5 @@ async def announce_expired_keys(ctx: AuthContext) -> int:
         expired = await db.claim_expired_api_keys(conn)
         for row in expired:
             await db.insert_audit(conn, "api_key.expired", subject_user_id=row["user_id"], credential_id=str(row["id"]))
-    for row in expired:
-        await ctx.publisher.key_revoked(str(row["id"]), row["user_id"], "expired")
+            await ctx.publisher.key_revoked(conn, str(row["id"]), row["user_id"], "expired")
     return len(expired)

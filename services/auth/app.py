@@ -10,6 +10,7 @@ from services.auth.config import Config
 from services.auth.crypto import CredentialHasher, TokenCipher
 from services.auth.keys import CIPHER, CONFIG, HASHER, THROTTLE, USAGE, VERIFIER
 from services.auth.oauth.setup import setup_oauth
+from services.auth.outbox import announce_before_answering
 from services.auth.panel.setup import setup_panel
 from services.auth.routes import add_routes
 from services.auth.throttle import FailedAttemptThrottle
@@ -23,7 +24,9 @@ MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(config: Config) -> web.Application:
-    app = web.Application(middlewares=[request_id_middleware, error_middleware], client_max_size=MAX_BODY_BYTES)
+    app = web.Application(
+        middlewares=[request_id_middleware, error_middleware, announce_before_answering], client_max_size=MAX_BODY_BYTES
+    )
     app[CONFIG] = config
     app[HASHER] = CredentialHasher(config.secret_pepper.bytes)
     app[CIPHER] = TokenCipher(config.encryption_key.bytes)
@@ -33,6 +36,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(lifecycle.database)
     app.cleanup_ctx.append(lifecycle.message_bus)
     app.cleanup_ctx.append(lifecycle.housekeeping)
+    app.cleanup_ctx.append(lifecycle.revocation_outbox)
     add_health_routes(app, {"postgresql": lifecycle.check_database, "rabbitmq": lifecycle.check_bus})
     add_routes(app)
     # After the cleanup contexts above: OAuth uses the pool and the bus they open.

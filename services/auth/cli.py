@@ -27,6 +27,7 @@ from services.auth.context import AuthContext, operator_principal
 from services.auth.crypto import CredentialHasher, TokenCipher
 from services.auth.events import RevocationPublisher
 from services.auth.lifecycle import open_database
+from services.auth.outbox import publish_pending
 from services.auth.passwords import validate_password
 from shared import bus
 from shared.config import ConfigError
@@ -86,9 +87,17 @@ async def run(args: argparse.Namespace, config: Config, environ: Mapping[str, st
                 pool=pool,
                 hasher=CredentialHasher(config.secret_pepper.bytes),
                 cipher=TokenCipher(config.encryption_key.bytes),
-                publisher=RevocationPublisher(channel, topology),
+                publisher=RevocationPublisher(),
             )
             await _dispatch(ctx, args, environ, out)
+            try:
+                # A running auth service publishes these too; doing it here serves an operator with no service up.
+                await publish_pending(pool, channel, topology.auth_events_exchange)
+            except Exception as error:  # committed and kept in the outbox: the auth service publishes it later
+                print(
+                    f"auth cli: revocation left for the auth service to announce ({type(error).__name__})",
+                    file=sys.stderr,
+                )
     finally:
         await pool.close()
 

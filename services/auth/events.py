@@ -1,53 +1,50 @@
-"""Announcing revocations on the bus, so every gateway drops what it cached for a credential or a user."""
+"""Recording revocations, so every gateway drops what it cached for a credential or a user.
+
+An event is written to the outbox (auth.revocation_outbox) in the same transaction as the change it announces:
+it exists exactly when the change committed, and services/auth/outbox.py puts it on the bus within milliseconds,
+or as soon as the broker is reachable again.
+"""
 
 from __future__ import annotations
 
-import asyncio
-import logging
+from contextvars import ContextVar
 
-from aio_pika.abc import AbstractChannel
+import asyncpg
 
-from shared.bus import Topology, publish
+from services.auth import db
 from shared.messages import CredentialRevoked
 
-log = logging.getLogger(__name__)
+# The outbox ids written while serving one request, so it can answer once they are on the bus (outbox.py).
+recorded_in_request: ContextVar[list[int] | None] = ContextVar("recorded_in_request", default=None)
 
-PUBLISH_TIMEOUT_SECONDS = 5.0
+
+async def record(conn: asyncpg.Connection, event: CredentialRevoked) -> None:
+    if not conn.is_in_transaction():
+        raise RuntimeError("a revocation event must be written in the transaction of the change it announces")
+    event_id = await db.insert_outbox_event(conn, event.encode().decode())
+    recorded = recorded_in_request.get()
+    if recorded is not None:
+        recorded.append(event_id)
 
 
 class RevocationPublisher:
-    """Publishes after the database change has committed: a gateway that re-verifies on the event must already
-    see the weakened state, or it would cache the old answer again."""
+    """The revocations a domain operation records, each in the caller's open transaction."""
 
-    def __init__(self, channel: AbstractChannel, topology: Topology) -> None:
-        self._channel = channel
-        self._exchange = topology.auth_events_exchange
+    async def announce(self, conn: asyncpg.Connection, event: CredentialRevoked) -> None:
+        await record(conn, event)
 
-    async def announce(self, event: CredentialRevoked) -> bool:
-        try:
-            await asyncio.wait_for(publish(self._channel, self._exchange, event), PUBLISH_TIMEOUT_SECONDS)
-        except Exception as error:  # the change is committed; gateways still drop it when their cache entry ages out
-            log.error(
-                "could not announce revocation %s of %s/%s: %s",
-                event.reason,
-                event.credential_kind,
-                event.credential_id or event.user_id,
-                type(error).__name__,
-            )
-            return False
-        return True
-
-    async def key_revoked(self, key_id: str, user_id: int, reason: str) -> bool:
-        return await self.announce(
-            CredentialRevoked(reason=reason, credential_kind="api_key", credential_id=key_id, user_id=user_id)
+    async def key_revoked(self, conn: asyncpg.Connection, key_id: str, user_id: int, reason: str) -> None:
+        await record(
+            conn, CredentialRevoked(reason=reason, credential_kind="api_key", credential_id=key_id, user_id=user_id)
         )
 
-    async def token_revoked(self, user_id: int, reason: str) -> bool:
-        return await self.announce(
+    async def token_revoked(self, conn: asyncpg.Connection, user_id: int, reason: str) -> None:
+        await record(
+            conn,
             CredentialRevoked(
                 reason=reason, credential_kind="api_token", credential_id=f"api_token:{user_id}", user_id=user_id
-            )
+            ),
         )
 
-    async def user_weakened(self, user_id: int, reason: str) -> bool:
-        return await self.announce(CredentialRevoked(reason=reason, user_id=user_id))
+    async def user_weakened(self, conn: asyncpg.Connection, user_id: int, reason: str) -> None:
+        await record(conn, CredentialRevoked(reason=reason, user_id=user_id))

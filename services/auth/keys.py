@@ -9,6 +9,7 @@ from aiohttp import web
 from services.auth.config import Config
 from services.auth.context import AuthContext
 from services.auth.crypto import CredentialHasher, TokenCipher
+from services.auth.outbox import OUTBOX as OUTBOX
 from services.auth.throttle import FailedAttemptThrottle
 from services.auth.usage import UsageRecorder
 from services.auth.verification import Verifier

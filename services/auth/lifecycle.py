@@ -1,4 +1,4 @@
-"""Resources opened after start-up and closed on shutdown: the pool, the bus, and the housekeeping task."""
+"""Resources opened after start-up and closed on shutdown: the pool, the bus, the housekeeping and outbox tasks."""
 
 from __future__ import annotations
 
@@ -14,9 +14,10 @@ from aiohttp import web
 from services.auth.api_keys import announce_expired_keys
 from services.auth.context import AuthContext
 from services.auth.events import RevocationPublisher
-from services.auth.keys import BUS, CIPHER, CONFIG, CONTEXT, HASHER, POOL, THROTTLE, USAGE
+from services.auth.keys import BUS, CIPHER, CONFIG, CONTEXT, HASHER, OUTBOX, POOL, THROTTLE, USAGE
+from services.auth.outbox import OutboxPublisher
 from shared import bus
-from shared.db import apply_migrations, create_pool
+from shared.db import apply_migrations, close_pool, create_pool
 from shared.service import connect_with_retry
 
 log = logging.getLogger(__name__)
@@ -34,7 +35,7 @@ async def open_database(config_url: str, timeout: float) -> asyncpg.Pool:
     try:
         await apply_migrations(pool, SCHEMA, MIGRATIONS)
     except BaseException:
-        await pool.close()
+        await close_pool(pool)
         raise
     return pool
 
@@ -43,7 +44,7 @@ async def database(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     app[POOL] = await open_database(config.database_url, config.startup_timeout)
     yield
-    await app[POOL].close()
+    await close_pool(app[POOL])
 
 
 async def message_bus(app: web.Application) -> AsyncIterator[None]:
@@ -57,7 +58,7 @@ async def message_bus(app: web.Application) -> AsyncIterator[None]:
         topology = bus.Topology(config.common.bus_prefix)
         await bus.declare_topology(channel, topology)
         app[CONTEXT] = AuthContext(
-            pool=app[POOL], hasher=app[HASHER], cipher=app[CIPHER], publisher=RevocationPublisher(channel, topology)
+            pool=app[POOL], hasher=app[HASHER], cipher=app[CIPHER], publisher=RevocationPublisher()
         )
         yield
     finally:
@@ -71,6 +72,17 @@ async def housekeeping(app: web.Application) -> AsyncIterator[None]:
     with contextlib.suppress(asyncio.CancelledError):
         await task
     await app[USAGE].flush(app[POOL])
+
+
+async def revocation_outbox(app: web.Application) -> AsyncIterator[None]:
+    config = app[CONFIG]
+    topology = bus.Topology(config.common.bus_prefix)
+    app[OUTBOX] = OutboxPublisher(app[POOL], config.database_url, config.common.amqp_url, topology)
+    task = asyncio.create_task(app[OUTBOX].run(), name="auth-revocation-outbox")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _housekeeping_loop(app: web.Application) -> None:

@@ -101,7 +101,7 @@ class ApiPhpTokens:
         return token, token_id
 
     async def exchange_code(
-        self, conn: asyncpg.Connection, publisher: RevocationPublisher | None, request: TokenRequest
+        self, conn: asyncpg.Connection, publisher: RevocationPublisher, request: TokenRequest
     ) -> str:
         """The code must be unused, unexpired, and issued to this client_id for this redirect_uri."""
         invalid = TokenRequestError("invalid_grant", "Invalid code")
@@ -177,23 +177,23 @@ class ApiPhpTokens:
     async def revoke(
         self,
         conn: asyncpg.Connection,
-        publisher: RevocationPublisher | None,
+        publisher: RevocationPublisher,
         token_id: uuid.UUID,
         user_id: int,
         reason: str = "apiphp_token_revoked",
     ) -> bool:
-        """False when the user has no such token. Announced after the commit, so a gateway re-verifying on the event
-        already sees the token revoked."""
-        outcome = await db.revoke_token(conn, token_id, user_id)
-        if outcome is None:
-            return False
-        if outcome == "revoked" and publisher is not None:
-            await publisher.announce(
-                CredentialRevoked(
-                    reason=reason,
-                    credential_kind=CREDENTIAL_KIND,
-                    credential_id=credential_id(token_id),
-                    user_id=user_id,
+        """False when the user has no such token. The event is written in the revoking transaction (the outbox),
+        so it is published exactly when the revocation committed."""
+        async with conn.transaction():
+            outcome = await db.revoke_token(conn, token_id, user_id)
+            if outcome == "revoked":
+                await publisher.announce(
+                    conn,
+                    CredentialRevoked(
+                        reason=reason,
+                        credential_kind=CREDENTIAL_KIND,
+                        credential_id=credential_id(token_id),
+                        user_id=user_id,
+                    ),
                 )
-            )
-        return True
+        return outcome is not None

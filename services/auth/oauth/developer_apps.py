@@ -186,4 +186,4 @@ class DeveloperApps:
         async with conn.transaction():
             revoked = await db.revoke_client_tokens(conn, client.client_id)
             await db.delete_client(conn, client.client_id)
-        await self._tokens.announce([(row["jti"], row["user_id"]) for row in revoked], "oauth_client_deleted")
+            await self._tokens.announce(conn, [(row["jti"], row["user_id"]) for row in revoked], "oauth_client_deleted")

@@ -1,7 +1,7 @@
 """Wiring the OAuth server into the auth service's application: state, routes and the resources it opens.
 
-It relies on what the auth app opens in its own cleanup contexts (the pool at services.auth.keys.POOL and the RabbitMQ
-connection at services.auth.keys.BUS), so setup_oauth must be called after create_app has registered them.
+It relies on the pool the auth app opens in its own cleanup context (services.auth.keys.POOL), so setup_oauth must
+be called after create_app has registered it. Revocations go out through the auth outbox (services/auth/outbox.py).
 """
 
 from __future__ import annotations
@@ -9,14 +9,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 
 import asyncpg
 from aiohttp import web
 
 from services.auth.config import Config
-from services.auth.events import RevocationPublisher
-from services.auth.keys import BUS, POOL
+from services.auth.keys import POOL
 from services.auth.oauth import db
 from services.auth.oauth.client_secrets import ClientSecretCipher, OAuthHasher, PrivateKeyCipher
 from services.auth.oauth.config import OAuthConfig
@@ -28,7 +27,6 @@ from services.auth.oauth.sessions import SessionStore
 from services.auth.oauth.signing import KeyRing, ensure_signing_key
 from services.auth.oauth.tokens import TokenService
 from services.auth.throttle import FailedAttemptThrottle
-from shared import bus
 
 log = logging.getLogger(__name__)
 
@@ -40,7 +38,7 @@ def build_oauth_services(config: Config, oauth_config: OAuthConfig) -> tuple[OAu
     hasher = OAuthHasher(config.secret_pepper.bytes)
     key_cipher = PrivateKeyCipher(config.encryption_key.bytes)
     keyring = KeyRing(key_cipher, oauth_config.access_token_ttl, oauth_config.key_reload_seconds)
-    tokens = TokenService(oauth_config, keyring, hasher, publisher=None)
+    tokens = TokenService(oauth_config, keyring, hasher)
     server = AuthorizationServer(tokens)
     for grant in (AuthorizationCodeGrant, RefreshTokenGrant, ClientCredentialsGrant):
         server.register_grant(grant)
@@ -62,30 +60,20 @@ def setup_oauth(app: web.Application, config: Config, oauth_config: OAuthConfig)
     services, key_cipher = build_oauth_services(config, oauth_config)
     app[OAUTH] = services
     app[PRIVATE_KEY_CIPHER] = key_cipher
-    app.cleanup_ctx.append(_oauth_resources(config.common.bus_prefix))
+    app.cleanup_ctx.append(oauth_resources)
     add_oauth_routes(app)
 
 
-def _oauth_resources(bus_prefix: str) -> Callable[[web.Application], AsyncIterator[None]]:
-    async def oauth_resources(app: web.Application) -> AsyncIterator[None]:
-        services = app[OAUTH]
-        pool = app[POOL]
-        await ensure_signing_key(pool, app[PRIVATE_KEY_CIPHER], services.config.signing_algorithm)
-        await services.keyring.load(pool)
-        channel = await bus.open_publisher_channel(app[BUS])
-        topology = bus.Topology(bus_prefix)
-        await bus.declare_topology(channel, topology)
-        services.tokens.publisher = RevocationPublisher(channel, topology)
-        task = asyncio.create_task(_housekeeping(services, pool), name="oauth-housekeeping")
-        yield
-        task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await task
-        services.tokens.publisher = None
-        with contextlib.suppress(Exception):  # the connection may already be closing with the app
-            await channel.close()
-
-    return oauth_resources
+async def oauth_resources(app: web.Application) -> AsyncIterator[None]:
+    services = app[OAUTH]
+    pool = app[POOL]
+    await ensure_signing_key(pool, app[PRIVATE_KEY_CIPHER], services.config.signing_algorithm)
+    await services.keyring.load(pool)
+    task = asyncio.create_task(_housekeeping(services, pool), name="oauth-housekeeping")
+    yield
+    task.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await task
 
 
 async def _housekeeping(services: OAuthServices, pool: asyncpg.Pool) -> None:

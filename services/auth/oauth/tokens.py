@@ -1,8 +1,8 @@
 """Issuing tokens (JWT access tokens per RFC 9068, rotating refresh tokens) and revoking them with an announcement.
 
-Every revocation is written first and announced after the commit, as shared.messages.CredentialRevoked with
-credential_kind "oauth_access" and credential_id = the JWT's jti, so every gateway refuses the token within a second
-(services/gateway/jwt_verifier.py keeps the revoked jtis).
+Every revocation writes its shared.messages.CredentialRevoked (credential_kind "oauth_access", credential_id = the
+JWT's jti) to the outbox in the same transaction (services/auth/events.py), so every gateway refuses the token within
+a second (services/gateway/jwt_verifier.py keeps the revoked jtis).
 """
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import Any
 
 import asyncpg
 
-from services.auth.events import RevocationPublisher
+from services.auth import events
 from services.auth.oauth import db
 from services.auth.oauth.client_secrets import OAuthHasher, new_refresh_token
 from services.auth.oauth.clients import OAuthClient
@@ -62,13 +62,10 @@ class IssuedTokens:
 
 
 class TokenService:
-    def __init__(
-        self, config: OAuthConfig, keyring: KeyRing, hasher: OAuthHasher, publisher: RevocationPublisher | None
-    ) -> None:
+    def __init__(self, config: OAuthConfig, keyring: KeyRing, hasher: OAuthHasher) -> None:
         self.config = config
         self.keyring = keyring
         self.hasher = hasher
-        self.publisher = publisher
 
     def access_claims(
         self, client: OAuthClient, subject: Subject, scopes: tuple[str, ...], jti: uuid.UUID, issued: datetime
@@ -127,31 +124,33 @@ class TokenService:
                 )
         return IssuedTokens(access_token, self.config.access_token_ttl, scopes, refresh_token)
 
-    async def announce(self, revoked: Iterable[tuple[uuid.UUID, int | None]], reason: str) -> None:
-        """Publish one event per revoked access token (jti, user id), after the change has committed."""
-        if self.publisher is None:
-            return
+    async def announce(
+        self, conn: asyncpg.Connection, revoked: Iterable[tuple[uuid.UUID, int | None]], reason: str
+    ) -> None:
+        """Record one event per revoked access token (jti, user id), in the transaction that revoked them."""
         for jti, user_id in revoked:
-            await self.publisher.announce(
+            await events.record(
+                conn,
                 CredentialRevoked(
                     reason=reason, credential_kind=ACCESS_CREDENTIAL_KIND, credential_id=str(jti), user_id=user_id
-                )
+                ),
             )
 
     async def revoke_family(self, conn: asyncpg.Connection, family_id: uuid.UUID, reason: str) -> None:
         async with conn.transaction():
             revoked = await db.revoke_family(conn, family_id)
-        await self.announce(_pairs(revoked), reason)
+            await self.announce(conn, _pairs(revoked), reason)
 
     async def revoke_user_client(self, conn: asyncpg.Connection, user_id: int, client_id: str, reason: str) -> None:
         async with conn.transaction():
             await db.delete_consent(conn, user_id, client_id)
             revoked = await db.revoke_user_client_tokens(conn, user_id, client_id)
-        await self.announce(_pairs(revoked), reason)
+            await self.announce(conn, _pairs(revoked), reason)
 
     async def revoke_access_token(self, conn: asyncpg.Connection, jti: uuid.UUID, user_id: int | None) -> None:
-        if await db.revoke_access_token(conn, jti):
-            await self.announce([(jti, user_id)], "oauth_token_revoked")
+        async with conn.transaction():
+            if await db.revoke_access_token(conn, jti):
+                await self.announce(conn, [(jti, user_id)], "oauth_token_revoked")
 
 
 def _pairs(rows: Iterable[asyncpg.Record]) -> list[tuple[uuid.UUID, int | None]]:
