@@ -12,7 +12,8 @@ import os
 import secrets
 import shutil
 import subprocess
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -22,6 +23,7 @@ import pytest
 from aiohttp import web
 
 from shared.bus import Topology, delete_topology
+from shared.messages import CredentialRevoked
 
 LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
 LOCAL_AMQP_URL = "amqp://guest:guest@127.0.0.1:5672/"
@@ -202,3 +204,42 @@ async def platform(base_env: dict[str, str], demo_data: None) -> AsyncIterator[R
     finally:
         for server in reversed(servers):
             await server.close()
+
+
+class RevocationTap:
+    """A queue of our own on the auth events exchange, as a gateway binds one."""
+
+    def __init__(self, queue: aio_pika.abc.AbstractQueue) -> None:
+        self.queue = queue
+
+    async def wait_for(self, matches: Callable[[CredentialRevoked], bool], timeout: float = 5.0) -> CredentialRevoked:
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while loop.time() < deadline:
+            message = await self.queue.get(fail=False, no_ack=True)
+            if message is None:
+                await asyncio.sleep(0.02)
+                continue
+            event = CredentialRevoked.decode(message.body)
+            if matches(event):
+                return event
+        raise AssertionError("no matching CredentialRevoked event was published")
+
+
+@asynccontextmanager
+async def open_revocation_tap(amqp_url: str, bus_prefix: str) -> AsyncIterator[RevocationTap]:
+    connection = await aio_pika.connect(amqp_url)
+    async with connection:
+        channel = await connection.channel()
+        exchange = await channel.declare_exchange(
+            Topology(bus_prefix).auth_events_exchange, aio_pika.ExchangeType.FANOUT, durable=True
+        )
+        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
+        await queue.bind(exchange)
+        yield RevocationTap(queue)
+
+
+@pytest.fixture
+async def revocations(amqp_url: str, bus_prefix: str) -> AsyncIterator[RevocationTap]:
+    async with open_revocation_tap(amqp_url, bus_prefix) as tap:
+        yield tap

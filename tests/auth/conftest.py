@@ -3,13 +3,11 @@ requests signed as the gateway would sign them, and a tap on the revocation exch
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import aio_pika
 import pytest
 from aiohttp.test_utils import TestClient
 
@@ -19,8 +17,6 @@ from services.auth.config import Config
 from services.auth.context import operator_principal
 from services.auth.keys import CONTEXT
 from services.auth.permissions import ALL_PERMISSIONS
-from shared.bus import Topology
-from shared.messages import CredentialRevoked
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 
 
@@ -105,34 +101,3 @@ class Auth:
 async def auth(aiohttp_client: Callable[..., Any], auth_config: Config) -> Auth:
     client = await aiohttp_client(create_app(auth_config))
     return Auth(client=client, signing_key=auth_config.common.signing_key.bytes)
-
-
-class RevocationTap:
-    def __init__(self, queue: aio_pika.abc.AbstractQueue) -> None:
-        self.queue = queue
-
-    async def wait_for(self, matches: Callable[[CredentialRevoked], bool], timeout: float = 5.0) -> CredentialRevoked:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            message = await self.queue.get(fail=False, no_ack=True)
-            if message is None:
-                await asyncio.sleep(0.02)
-                continue
-            event = CredentialRevoked.decode(message.body)
-            if matches(event):
-                return event
-        raise AssertionError("no matching CredentialRevoked event was published")
-
-
-@pytest.fixture
-async def revocations(amqp_url: str, bus_prefix: str) -> AsyncIterator[RevocationTap]:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(
-            Topology(bus_prefix).auth_events_exchange, aio_pika.ExchangeType.FANOUT, durable=True
-        )
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(exchange)
-        yield RevocationTap(queue)

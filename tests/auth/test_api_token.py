@@ -1,7 +1,8 @@
 from __future__ import annotations
 
 from services.auth.keys import POOL
-from tests.auth.conftest import Auth, RevocationTap
+from tests.auth.conftest import Auth
+from tests.conftest import RevocationTap
 
 
 async def _enable(auth: Auth, admin: dict, user: dict) -> str:

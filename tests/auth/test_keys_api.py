@@ -6,7 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 from services.auth.credentials import API_KEY_PREFIX
 from services.auth.keys import POOL
-from tests.auth.conftest import Auth, RevocationTap
+from tests.auth.conftest import Auth
+from tests.conftest import RevocationTap
 
 KEY_RIGHTS = {"api_keys:read", "api_keys:create", "api_keys:update", "api_keys:delete"}
 

@@ -17,7 +17,8 @@ from services.auth.lifecycle import open_database
 from services.auth.outbox import OutboxPublisher
 from shared.bus import Topology
 from shared.messages import CredentialRevoked
-from tests.auth.conftest import Auth, RevocationTap
+from tests.auth.conftest import Auth
+from tests.conftest import RevocationTap
 
 
 @pytest.fixture

@@ -3,7 +3,8 @@ from __future__ import annotations
 import secrets
 
 from services.auth.keys import POOL
-from tests.auth.conftest import Auth, RevocationTap
+from tests.auth.conftest import Auth
+from tests.conftest import RevocationTap
 
 PASSWORD = "correct horse battery staple"
 

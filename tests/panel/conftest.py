@@ -4,14 +4,12 @@ fresh cookies) per test."""
 
 from __future__ import annotations
 
-import asyncio
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import aio_pika
 import aiohttp
 import pytest
 import pytest_asyncio
@@ -26,10 +24,8 @@ from services.auth.keys import CONTEXT
 from services.auth.oauth.keys import OAUTH
 from services.auth.oauth.web_forms import SESSION_COOKIE
 from services.auth.passwords import hash_password
-from shared.bus import Topology
-from shared.messages import CredentialRevoked
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
-from tests.conftest import SERVICE_SECRET_ENV
+from tests.conftest import SERVICE_SECRET_ENV, RevocationTap, open_revocation_tap
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -96,26 +92,6 @@ class Panel:
         return token, str(token_id)
 
 
-class RevocationTap:
-    """A queue of our own on the auth events exchange, as a gateway binds one."""
-
-    def __init__(self, queue: aio_pika.abc.AbstractQueue) -> None:
-        self.queue = queue
-
-    async def wait_for(self, matches: Callable[[CredentialRevoked], bool], timeout: float = 5.0) -> CredentialRevoked:
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
-        while loop.time() < deadline:
-            message = await self.queue.get(fail=False, no_ack=True)
-            if message is None:
-                await asyncio.sleep(0.02)
-                continue
-            event = CredentialRevoked.decode(message.body)
-            if matches(event):
-                return event
-        raise AssertionError("no matching CredentialRevoked event was published")
-
-
 @pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def panel(database_url: str, amqp_url: str, bus_prefix: str, signing_key: str) -> AsyncIterator[Panel]:
     env = {
@@ -140,15 +116,9 @@ async def panel(database_url: str, amqp_url: str, bus_prefix: str, signing_key: 
 
 @pytest_asyncio.fixture(loop_scope="package")
 async def revocations(amqp_url: str, bus_prefix: str) -> AsyncIterator[RevocationTap]:
-    connection = await aio_pika.connect(amqp_url)
-    async with connection:
-        channel = await connection.channel()
-        exchange = await channel.declare_exchange(
-            Topology(bus_prefix).auth_events_exchange, aio_pika.ExchangeType.FANOUT, durable=True
-        )
-        queue = await channel.declare_queue(exclusive=True, auto_delete=True)
-        await queue.bind(exchange)
-        yield RevocationTap(queue)
+    """The suite's revocation tap, on the package's event loop that the browser tests share."""
+    async with open_revocation_tap(amqp_url, bus_prefix) as tap:
+        yield tap
 
 
 @pytest.fixture(scope="package")

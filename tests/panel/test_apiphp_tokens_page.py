@@ -9,7 +9,8 @@ from typing import Any
 import pytest
 
 from services.auth.apiphp.tokens import credential_id
-from tests.panel.conftest import Panel, RevocationTap, signed_in
+from tests.conftest import RevocationTap
+from tests.panel.conftest import Panel, signed_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
