@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable
 from pathlib import Path
 
 import asyncpg
@@ -62,16 +61,14 @@ async def message_bus(app: web.Application) -> AsyncIterator[None]:
         )
         yield
     finally:
-        await connection.close()
+        await _bounded(connection.close())
 
 
 async def housekeeping(app: web.Application) -> AsyncIterator[None]:
     task = asyncio.create_task(_housekeeping_loop(app), name="auth-housekeeping")
     yield
-    task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
-    await app[USAGE].flush(app[POOL])
+    await _stop(task)
+    await _bounded(app[USAGE].flush(app[POOL]))
 
 
 async def revocation_outbox(app: web.Application) -> AsyncIterator[None]:
@@ -80,9 +77,23 @@ async def revocation_outbox(app: web.Application) -> AsyncIterator[None]:
     app[OUTBOX] = OutboxPublisher(app[POOL], config.database_url, config.common.amqp_url, topology)
     task = asyncio.create_task(app[OUTBOX].run(), name="auth-revocation-outbox")
     yield
+    await _stop(task)
+
+
+SHUTDOWN_STEP_SECONDS = 5.0
+
+
+async def _bounded(step: Awaitable[object]) -> None:
+    """One shutdown step, within a bound: a broker that never answers a close must not hold the exit forever."""
+    try:
+        await asyncio.wait_for(step, SHUTDOWN_STEP_SECONDS)
+    except TimeoutError:
+        log.warning("a shutdown step did not finish within %.0f s; going on", SHUTDOWN_STEP_SECONDS)
+
+
+async def _stop(task: asyncio.Task[None]) -> None:
     task.cancel()
-    with contextlib.suppress(asyncio.CancelledError):
-        await task
+    await asyncio.wait({task}, timeout=SHUTDOWN_STEP_SECONDS)
 
 
 async def _housekeeping_loop(app: web.Application) -> None:

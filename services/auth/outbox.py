@@ -164,8 +164,9 @@ class OutboxPublisher:
     async def _close_bus(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
         if connection is not None:
-            with contextlib.suppress(Exception):  # it may be broken already: that is why it is being closed
-                await connection.close()
+            # It may be broken already (that is why it is being closed), or never answer: bounded either way.
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(connection.close(), 2.0)
 
 
 OUTBOX = web.AppKey("outbox", OutboxPublisher)
