@@ -82,7 +82,8 @@ class CredentialRevoked(Message):
     """A credential or a user's rights were weakened: every gateway drops what it cached for them.
 
     credential_id set: drop that credential. user_id set without credential_id: drop every credential
-    of that user (deactivated, permissions removed, API access disabled).
+    of that user (deactivated, permissions removed, API access disabled). not_before (seconds since the epoch, the
+    auth service's clock): the user's OAuth access tokens issued before it are refused.
     """
 
     KIND: ClassVar[str] = "auth.credential_revoked"
@@ -90,3 +91,4 @@ class CredentialRevoked(Message):
     credential_kind: str | None = None
     credential_id: str | None = None
     user_id: int | None = None
+    not_before: float | None = None

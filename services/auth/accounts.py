@@ -118,7 +118,7 @@ async def update_user(ctx: AuthContext, actor: Principal, user_id: int, changes:
             after = await db.get_user(conn, user_id)
             assert after is not None
             if before["is_active"] and not after["is_active"]:
-                await ctx.publisher.user_weakened(conn, user_id, "user_deactivated")
+                await ctx.publisher.user_weakened(conn, user_id, "user_deactivated", deactivated=True)
             elif before["is_admin"] and not after["is_admin"]:
                 await ctx.publisher.user_weakened(conn, user_id, "admin_rights_removed")
     return user_view(after)

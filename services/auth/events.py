@@ -2,7 +2,9 @@
 
 An event is written to the outbox (auth.revocation_outbox) in the same transaction as the change it announces:
 it exists exactly when the change committed, and services/auth/outbox.py puts it on the bus within milliseconds,
-or as soon as the broker is reachable again.
+or as soon as the broker is reachable again. The bus only announces: what a weakened user held is revoked in
+PostgreSQL in that same transaction (a not-before time and the revoked tokens), where a gateway that starts or
+reconnects reads it (GET /internal/oauth/revocations).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from contextvars import ContextVar
 import asyncpg
 
 from services.auth import db
+from services.auth.oauth import db as oauth_db
 from shared.messages import CredentialRevoked
 
 # The outbox ids written while serving one request, so it can answer once they are on the bus (outbox.py).
@@ -46,5 +49,14 @@ class RevocationPublisher:
             ),
         )
 
-    async def user_weakened(self, conn: asyncpg.Connection, user_id: int, reason: str) -> None:
-        await record(conn, CredentialRevoked(reason=reason, user_id=user_id))
+    async def user_weakened(
+        self, conn: asyncpg.Connection, user_id: int, reason: str, *, deactivated: bool = False
+    ) -> None:
+        """Revoke the user's OAuth tokens and those of the clients they own (every one of them when the user is
+        deactivated, otherwise the clients' own, whose rights come from the owner), then announce it."""
+        if not conn.is_in_transaction():
+            raise RuntimeError("a user's grants must be revoked in the transaction of the change that weakens them")
+        not_before = await oauth_db.set_user_not_before(conn, user_id, reason)
+        for jti in await oauth_db.revoke_user_grants(conn, user_id, owned_clients_entirely=deactivated):
+            await record(conn, CredentialRevoked(reason=reason, credential_kind="oauth_access", credential_id=str(jti)))
+        await record(conn, CredentialRevoked(reason=reason, user_id=user_id, not_before=not_before.timestamp()))

@@ -12,7 +12,8 @@ Endpoints (public through the gateway unless marked):
     GET  /.well-known/oauth-authorization-server   metadata (RFC 8414)
     /api/apps[/{client_id}[/secret/rotate]]   developer apps (protected: apps:read/create/update/delete)
     /api/authorizations[/{client_id}]     the caller's authorized apps, DELETE or POST .../revoke withdraws one
-    GET  /internal/oauth/revocations      revoked, unexpired jtis for a (re)starting gateway (service principal only)
+    GET  /internal/oauth/revocations      revoked, unexpired jtis and users' not-before times, for a gateway that
+                                          starts or reconnects to the bus (service principal only)
 Access tokens are JWTs (RFC 9068, typ at+jwt, ES256 by default) with a `permissions` claim; the gateway verifies
 them locally (services/gateway/jwt_verifier.py). The protocol core (authorization, grants, server) knows nothing of
 aiohttp; the *_handlers modules translate. Commands: python -m services.auth.oauth.cli (register-plugin,

@@ -5,6 +5,9 @@ OAUTH_ISSUER              the issuer identifier (iss claim, metadata), the publi
 OAUTH_AUDIENCE            the aud claim of access tokens, the API they are for (default: the issuer)
 OAUTH_ACCESS_TOKEN_TTL    access-token lifetime in seconds (default: 2592000, the seed's 30 days)
 OAUTH_REFRESH_TOKEN_TTL   refresh-token lifetime in seconds; each rotation starts a new one (default: 7776000, 90 days)
+OAUTH_REFRESH_FAMILY_TTL  absolute lifetime in seconds of a token family (the refresh tokens rotated from one
+                          authorization, and their access tokens): rotation never extends it; then the user authorizes
+                          again (default: 31536000, 365 days)
 OAUTH_CODE_TTL            authorization-code lifetime in seconds (default: 180, seed 000's three minutes; at most 600,
                           RFC 6749 section 4.1.2)
 OAUTH_SESSION_TTL         lifetime of a sign-in session of the login and consent pages, in seconds (default: 3600)
@@ -35,6 +38,7 @@ class OAuthConfig:
     audience: str
     access_token_ttl: int
     refresh_token_ttl: int
+    refresh_family_ttl: int
     code_ttl: int
     session_ttl: int
     cookie_secure: str
@@ -55,6 +59,7 @@ class OAuthConfig:
             audience=read_str(environ, "OAUTH_AUDIENCE", issuer),
             access_token_ttl=read_int(environ, "OAUTH_ACCESS_TOKEN_TTL", 30 * DAY, 60, 365 * DAY),
             refresh_token_ttl=read_int(environ, "OAUTH_REFRESH_TOKEN_TTL", 90 * DAY, 60, 3650 * DAY),
+            refresh_family_ttl=read_int(environ, "OAUTH_REFRESH_FAMILY_TTL", 365 * DAY, 60, 3650 * DAY),
             code_ttl=read_int(environ, "OAUTH_CODE_TTL", 180, 10, 600),
             session_ttl=read_int(environ, "OAUTH_SESSION_TTL", 3600, 60, 30 * DAY),
             cookie_secure=cookie_secure,

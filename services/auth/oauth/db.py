@@ -204,16 +204,20 @@ async def insert_refresh_token(
     user_id: int,
     scopes: list[str],
     ttl_seconds: int,
+    family_expires_at: datetime,
 ) -> None:
+    """A new refresh token of the family: it expires after ttl_seconds, or at the family's end if that comes first."""
     await conn.execute(
-        """INSERT INTO auth.oauth_refresh_tokens (token_hash, family_id, client_id, user_id, scopes, expires_at)
-           VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => $6))""",
+        """INSERT INTO auth.oauth_refresh_tokens (token_hash, family_id, client_id, user_id, scopes, family_expires_at,
+               expires_at)
+           VALUES ($1, $2, $3, $4, $5, $7, LEAST(now() + make_interval(secs => $6), $7))""",
         token_hash,
         family_id,
         client_id,
         user_id,
         scopes,
         ttl_seconds,
+        family_expires_at,
     )
 
 
@@ -224,7 +228,7 @@ async def rotate_refresh_token(conn: asyncpg.Connection, token_hash: bytes) -> a
                           WHERE token_hash = $1 FOR UPDATE)
            UPDATE auth.oauth_refresh_tokens t SET rotated_at = COALESCE(t.rotated_at, now())
            FROM before WHERE t.token_hash = before.token_hash
-           RETURNING t.family_id, t.client_id, t.user_id, t.scopes, t.expires_at > now() AS usable,
+           RETURNING t.family_id, t.client_id, t.user_id, t.scopes, t.family_expires_at, t.expires_at > now() AS usable,
                      (before.rotated_at IS NULL AND before.revoked_at IS NULL) AS first_use""",
         token_hash,
     )
@@ -232,7 +236,7 @@ async def rotate_refresh_token(conn: asyncpg.Connection, token_hash: bytes) -> a
 
 async def find_refresh_token(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        """SELECT family_id, client_id, user_id, scopes, expires_at, rotated_at, revoked_at
+        """SELECT family_id, client_id, user_id, scopes, created_at, expires_at, rotated_at, revoked_at
            FROM auth.oauth_refresh_tokens WHERE token_hash = $1""",
         token_hash,
     )
@@ -321,10 +325,86 @@ async def revoke_access_token(conn: asyncpg.Connection, jti: uuid.UUID) -> bool:
 
 
 async def list_revoked_access_tokens(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    """The revoked tokens not yet expired; past the limit, those that expire first are left out."""
     return await conn.fetch(
         """SELECT jti, expires_at FROM auth.oauth_access_tokens
-           WHERE revoked_at IS NOT NULL AND expires_at > now() ORDER BY expires_at LIMIT $1""",
+           WHERE revoked_at IS NOT NULL AND expires_at > now() ORDER BY expires_at DESC LIMIT $1""",
         limit,
+    )
+
+
+# --- durable revocation of a user's grants ---------------------------------------------------------------------
+
+
+async def set_user_not_before(conn: asyncpg.Connection, user_id: int, reason: str) -> datetime:
+    """Every token of the user issued before now (the database's clock) is refused from now on."""
+    return await conn.fetchval(
+        """INSERT INTO auth.oauth_user_not_before (user_id, not_before, reason) VALUES ($1, clock_timestamp(), $2)
+           ON CONFLICT (user_id) DO UPDATE SET not_before = EXCLUDED.not_before, reason = EXCLUDED.reason
+           RETURNING not_before""",
+        user_id,
+        reason,
+    )
+
+
+async def list_user_not_before(conn: asyncpg.Connection, since_seconds: int, limit: int) -> list[asyncpg.Record]:
+    """The users whose not-before time still matters (tokens issued before it may be unexpired), newest first."""
+    return await conn.fetch(
+        """SELECT user_id, not_before FROM auth.oauth_user_not_before
+           WHERE not_before > now() - make_interval(secs => $1) ORDER BY not_before DESC LIMIT $2""",
+        since_seconds,
+        limit,
+    )
+
+
+async def revoke_user_grants(conn: asyncpg.Connection, user_id: int, owned_clients_entirely: bool) -> list[uuid.UUID]:
+    """Revoke the user's own refresh and access tokens, and the tokens the clients they own hold for themselves
+    (client credentials, whose rights come from the owner) or, with owned_clients_entirely, every token of those
+    clients. Returns the jtis of the revoked client tokens that do not name the user."""
+    await conn.execute(
+        """UPDATE auth.oauth_refresh_tokens SET revoked_at = now()
+           WHERE revoked_at IS NULL AND (user_id = $1 OR ($2 AND client_id IN
+                 (SELECT client_id FROM auth.oauth_clients WHERE owner_user_id = $1)))""",
+        user_id,
+        owned_clients_entirely,
+    )
+    rows = await conn.fetch(
+        """UPDATE auth.oauth_access_tokens SET revoked_at = now()
+           WHERE revoked_at IS NULL AND expires_at > now()
+             AND (user_id = $1 OR ((user_id IS NULL OR $2) AND client_id IN
+                  (SELECT client_id FROM auth.oauth_clients WHERE owner_user_id = $1)))
+           RETURNING jti, user_id""",
+        user_id,
+        owned_clients_entirely,
+    )
+    return [row["jti"] for row in rows if row["user_id"] != user_id]
+
+
+async def lock_for_issuing(conn: asyncpg.Connection, user_id: int) -> asyncpg.Record | None:
+    """Hold the user's row (shared) until the tokens being issued are committed, so a concurrent weakening of the
+    user either happened before (and is seen here) or waits and then revokes them; with the clock tokens use."""
+    return await conn.fetchrow(
+        """SELECT u.is_active, n.not_before, clock_timestamp() AS now
+           FROM auth.users u LEFT JOIN auth.oauth_user_not_before n ON n.user_id = u.id
+           WHERE u.id = $1 FOR SHARE OF u""",
+        user_id,
+    )
+
+
+async def get_token_standing(conn: asyncpg.Connection, client_id: str, user_id: int | None) -> asyncpg.Record | None:
+    """What decides whether a token is still good beyond its own row: its client and that client's owner, and for a
+    user's token the user and their consent to the client. None when the client is gone."""
+    return await conn.fetchrow(
+        """SELECT o.is_active AS owner_active, u.is_active AS user_active, n.not_before,
+                  EXISTS (SELECT 1 FROM auth.oauth_consents g WHERE g.user_id = $2 AND g.client_id = c.client_id)
+                      AS consented
+           FROM auth.oauth_clients c
+           JOIN auth.users o ON o.id = c.owner_user_id
+           LEFT JOIN auth.users u ON u.id = $2
+           LEFT JOIN auth.oauth_user_not_before n ON n.user_id = $2
+           WHERE c.client_id = $1""",
+        client_id,
+        user_id,
     )
 
 
@@ -403,10 +483,11 @@ async def delete_expired(conn: asyncpg.Connection) -> None:
 
 
 async def get_user_rights(conn: asyncpg.Connection, user_id: int) -> asyncpg.Record | None:
+    """The user's rights, with their not-before time as of this read (a later weakening changes it)."""
     return await conn.fetchrow(
-        """SELECT u.id, u.username, u.is_admin, u.is_active,
+        """SELECT u.id, u.username, u.is_admin, u.is_active, n.not_before,
                   COALESCE((SELECT array_agg(p.resource || ':' || p.action) FROM auth.permissions p
                             WHERE p.user_id = u.id), '{}') AS permissions
-           FROM auth.users u WHERE u.id = $1""",
+           FROM auth.users u LEFT JOIN auth.oauth_user_not_before n ON n.user_id = u.id WHERE u.id = $1""",
         user_id,
     )

@@ -40,7 +40,7 @@ async def user_subject(conn: asyncpg.Connection, user_id: int, scopes: tuple[str
     if row is None or not row["is_active"]:
         return None
     rights = effective_permissions(row["is_admin"], row["permissions"], None)
-    return Subject(row["id"], row["username"], row["is_admin"], narrow(rights, scopes))
+    return Subject(row["id"], row["username"], row["is_admin"], narrow(rights, scopes), row["not_before"])
 
 
 class Grant:
@@ -114,7 +114,8 @@ class AuthorizationCodeGrant(Grant):
 
 class RefreshTokenGrant(Grant):
     """RFC 6749 section 6, with rotation (RFC 9700 section 4.14.2): each use returns a new refresh token; presenting a
-    rotated one again means it was stolen, so the whole family is revoked."""
+    rotated one again means it was stolen, so the whole family is revoked. A narrower `scope` narrows the new access
+    token only: the new refresh token keeps the original scope, and the family's absolute end."""
 
     GRANT_TYPE = "refresh_token"
 
@@ -143,12 +144,21 @@ class RefreshTokenGrant(Grant):
             await tokens.revoke_family(conn, row["family_id"], "oauth_user_access_withdrawn")
             raise InvalidGrant("The refresh token is invalid")
         self.family_id = row["family_id"]
+        self.family_expires_at = row["family_expires_at"]
         self.subject = subject
         self.scopes = scopes
+        self.original_scopes = original
 
     async def create_response(self, conn: asyncpg.Connection) -> IssuedTokens:
         return await self.server.tokens.issue(
-            conn, self.client, self.subject, self.scopes, family_id=self.family_id, with_refresh_token=True
+            conn,
+            self.client,
+            self.subject,
+            self.scopes,
+            family_id=self.family_id,
+            with_refresh_token=True,
+            refresh_scopes=self.original_scopes,
+            family_expires_at=self.family_expires_at,
         )
 
 
@@ -170,7 +180,7 @@ class ClientCredentialsGrant(Grant):
             raise UnauthorizedClient("The client's owner can no longer grant it access")
         owner_rights = effective_permissions(owner["is_admin"], owner["permissions"], None)
         rights = narrow(self.client.granted_permissions & owner_rights, scopes)
-        self.subject = Subject(None, f"client:{self.client.name}", False, rights)
+        self.subject = Subject(None, f"client:{self.client.name}", False, rights, owner["not_before"])
         self.scopes = tuple(scopes)
 
     async def create_response(self, conn: asyncpg.Connection) -> IssuedTokens:

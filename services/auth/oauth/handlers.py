@@ -74,12 +74,27 @@ MAX_REVOCATIONS_LISTED = 100_000
 
 
 async def revocations(request: web.Request) -> web.Response:
-    """The revoked access tokens that have not expired yet, for a gateway that (re)starts: internal callers only."""
+    """Everything a gateway must refuse, for one that starts or whose broker connection comes back (events sent while
+    it was cut off are lost to it): the revoked access tokens not yet expired, and the users' not-before times that
+    may still refuse an unexpired token. Internal callers only. Past the limits, what expires first is left out."""
     principal = principal_from_request(request, request.app[OAUTH].principal_key)
     if not principal.is_service:
         raise Forbidden("Only an internal service may read the revocation list")
-    async with _pool(request).acquire() as conn:
-        rows = await db.list_revoked_access_tokens(conn, MAX_REVOCATIONS_LISTED)
+    lifetime = request.app[OAUTH].config.access_token_ttl
+    async with _pool(request).acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+        tokens = await db.list_revoked_access_tokens(conn, MAX_REVOCATIONS_LISTED)
+        users = await db.list_user_not_before(conn, lifetime, MAX_REVOCATIONS_LISTED)
     return web.json_response(
-        {"revoked": [{"jti": str(row["jti"]), "exp": int(row["expires_at"].timestamp())} for row in rows]}
+        {
+            "revoked": [{"jti": str(row["jti"]), "exp": int(row["expires_at"].timestamp())} for row in tokens],
+            "not_before": [
+                {
+                    "user_id": row["user_id"],
+                    "not_before": row["not_before"].timestamp(),
+                    "until": int(row["not_before"].timestamp()) + lifetime + 1,
+                }
+                for row in users
+            ],
+        },
+        headers={"Cache-Control": "no-store"},
     )

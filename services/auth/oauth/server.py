@@ -111,7 +111,9 @@ class AuthorizationServer:
             return await self.describe(conn, token, client.client_id)
 
     async def describe(self, conn: asyncpg.Connection, token: str, client_id: str | None) -> dict[str, Any]:
-        """The introspection answer for a token, limited to one client's tokens unless client_id is None."""
+        """The introspection answer for a token, limited to one client's tokens unless client_id is None. RFC 7662
+        section 2.2: active only while the token would be accepted, so also not once its user is deactivated or
+        weakened after it was issued, its client deleted or its owner deactivated, or the user's consent withdrawn."""
         inactive = {"active": False}
         if token.startswith(REFRESH_TOKEN_PREFIX):
             found = await db.find_refresh_token(conn, self.tokens.hasher.refresh_token(token))
@@ -119,6 +121,8 @@ class AuthorizationServer:
                 return inactive
             expires = int(found["expires_at"].timestamp())
             if found["revoked_at"] is not None or found["rotated_at"] is not None or expires <= time.time():
+                return inactive
+            if not await _still_granted(conn, found["client_id"], found["user_id"], found["created_at"].timestamp()):
                 return inactive
             return {
                 "active": True,
@@ -135,6 +139,8 @@ class AuthorizationServer:
         row = await db.get_access_token(conn, jti) if jti is not None else None
         if row is None or row["revoked_at"] is not None:
             return inactive
+        if not await _still_granted(conn, row["client_id"], row["user_id"], float(claims["iat"])):
+            return inactive
         return {
             "active": True,
             "token_type": "Bearer",
@@ -146,6 +152,20 @@ class AuthorizationServer:
     def _decode(self, token: str, *, verify_exp: bool) -> dict[str, Any] | None:
         config = self.tokens.config
         return self.tokens.keyring.decode(token, config.issuer, config.audience, verify_exp=verify_exp)
+
+
+async def _still_granted(conn: asyncpg.Connection, client_id: str, user_id: int | None, issued_at: float) -> bool:
+    """The client exists and its owner is active; for a user's token, the user is active, was not weakened after
+    the token was issued, and still consents to the client."""
+    standing = await db.get_token_standing(conn, client_id, user_id)
+    if standing is None or not standing["owner_active"]:
+        return False
+    if user_id is None:
+        return True
+    not_before = standing["not_before"]
+    if not_before is not None and issued_at < not_before.timestamp():
+        return False
+    return bool(standing["user_active"]) and bool(standing["consented"])
 
 
 def _uuid(value: object) -> uuid.UUID | None:

@@ -3,10 +3,17 @@
 Every revocation writes its shared.messages.CredentialRevoked (credential_kind "oauth_access", credential_id = the
 JWT's jti) to the outbox in the same transaction (services/auth/events.py), so every gateway refuses the token within
 a second (services/gateway/jwt_verifier.py keeps the revoked jtis).
+
+Issuing holds the row of the user the rights come from (the subject, or the client's owner) until the tokens are
+stored, and reads the time from the database: a weakening of that user (which moves their not-before time and revokes
+their stored tokens in one transaction) either committed before, and then the rights read earlier are not used, or
+waits and then revokes these tokens too. A token's iat is never before its user's not-before time.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import uuid
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -20,6 +27,7 @@ from services.auth.oauth import db
 from services.auth.oauth.client_secrets import OAuthHasher, new_refresh_token
 from services.auth.oauth.clients import OAuthClient
 from services.auth.oauth.config import OAuthConfig
+from services.auth.oauth.errors import InvalidGrant, UnauthorizedClient
 from services.auth.oauth.signing import KeyRing
 from services.auth.permissions import ALL_PERMISSIONS
 from shared.messages import CredentialRevoked
@@ -35,6 +43,9 @@ class Subject:
     username: str
     is_admin: bool
     permissions: frozenset[str]
+    # The not-before time of the user the rights come from, as read with them: if it has changed by the time the
+    # token is issued, the user was weakened in between and the rights are stale.
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -68,14 +79,20 @@ class TokenService:
         self.hasher = hasher
 
     def access_claims(
-        self, client: OAuthClient, subject: Subject, scopes: tuple[str, ...], jti: uuid.UUID, issued: datetime
+        self,
+        client: OAuthClient,
+        subject: Subject,
+        scopes: tuple[str, ...],
+        jti: uuid.UUID,
+        issued: datetime,
+        expires: datetime,
     ) -> dict[str, Any]:
         """RFC 9068 section 2.2, plus the rights the token carries (`permissions`) and who it acts for."""
         return {
             "iss": self.config.issuer,
             "sub": str(subject.user_id) if subject.user_id is not None else client.client_id,
             "aud": self.config.audience,
-            "exp": int(issued.timestamp()) + self.config.access_token_ttl,
+            "exp": int(expires.timestamp()),
             "iat": int(issued.timestamp()),
             "jti": str(jti),
             "client_id": client.client_id,
@@ -95,21 +112,24 @@ class TokenService:
         *,
         family_id: uuid.UUID | None,
         with_refresh_token: bool,
+        refresh_scopes: tuple[str, ...] | None = None,
+        family_expires_at: datetime | None = None,
     ) -> IssuedTokens:
+        """The access token carries `scopes`; a refresh token (RFC 6749 section 6) keeps `refresh_scopes` (the
+        family's grant, default `scopes`) and never outlives `family_expires_at` (a new family: now + its lifetime),
+        nor does the access token."""
         jti = uuid.uuid4()
-        issued = datetime.now(UTC).replace(microsecond=0)
-        access_token = self.keyring.sign(self.access_claims(client, subject, scopes, jti, issued))
         refresh_token = None
         async with conn.transaction():
+            issued = await self._issue_time(conn, client, subject)
+            if family_expires_at is None:
+                family_expires_at = issued + timedelta(seconds=self.config.refresh_family_ttl)
+            expires = issued + timedelta(seconds=self.config.access_token_ttl)
+            if family_id is not None:
+                expires = min(expires, family_expires_at)
+            access_token = self.keyring.sign(self.access_claims(client, subject, scopes, jti, issued, expires))
             await db.insert_access_token(
-                conn,
-                jti,
-                family_id,
-                client.client_id,
-                subject.user_id,
-                list(scopes),
-                issued,
-                issued + timedelta(seconds=self.config.access_token_ttl),
+                conn, jti, family_id, client.client_id, subject.user_id, list(scopes), issued, expires
             )
             if with_refresh_token and subject.user_id is not None and family_id is not None:
                 refresh_token = new_refresh_token()
@@ -119,10 +139,31 @@ class TokenService:
                     family_id,
                     client.client_id,
                     subject.user_id,
-                    list(scopes),
+                    list(refresh_scopes if refresh_scopes is not None else scopes),
                     self.config.refresh_token_ttl,
+                    family_expires_at,
                 )
-        return IssuedTokens(access_token, self.config.access_token_ttl, scopes, refresh_token)
+        expires_in = max(0, int(expires.timestamp()) - int(issued.timestamp()))
+        return IssuedTokens(access_token, expires_in, scopes, refresh_token)
+
+    async def _issue_time(self, conn: asyncpg.Connection, client: OAuthClient, subject: Subject) -> datetime:
+        """Lock the rights' user (see the module docstring); the iat of the tokens, whole seconds."""
+        user_id = subject.user_id if subject.user_id is not None else client.owner_user_id
+        owner = await db.lock_for_issuing(conn, client.owner_user_id)
+        if owner is None or not owner["is_active"]:
+            raise UnauthorizedClient("The client's owner can no longer grant it access")
+        row = owner if user_id == client.owner_user_id else await db.lock_for_issuing(conn, user_id)
+        if row is None or not row["is_active"]:
+            raise InvalidGrant("The grant is no longer valid")
+        not_before = row["not_before"]
+        if not_before != subject.not_before:
+            raise InvalidGrant("The user's access changed while the token was being issued; authorize again")
+        now: datetime = row["now"]
+        if not_before is not None and math.floor(now.timestamp()) < not_before.timestamp():
+            # Same second as the weakening: wait for the next one, so that "iat < not-before" means "issued before".
+            await asyncio.sleep(math.ceil(not_before.timestamp()) - now.timestamp())
+            return datetime.fromtimestamp(math.ceil(not_before.timestamp()), UTC)
+        return now.replace(microsecond=0)
 
     async def announce(
         self, conn: asyncpg.Connection, revoked: Iterable[tuple[uuid.UUID, int | None]], reason: str
