@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import AsyncIterator
 
@@ -23,6 +24,7 @@ from services.gateway.keys import (
     JWT_VERIFIER,
     LIMITER,
     METRICS,
+    REVOCATION_SYNC,
     REVOCATIONS,
     ROUTE_TABLE,
     SESSION,
@@ -32,7 +34,7 @@ from services.gateway.keys import (
 from services.gateway.metrics import Metrics, metrics_middleware
 from services.gateway.proxy import Forwarder
 from services.gateway.ratelimit import RateLimiter
-from services.gateway.revocations import RevocationConsumer
+from services.gateway.revocations import RevocationConsumer, RevocationSync
 from services.gateway.routes import ROUTES, RouteTable
 from services.gateway.transport import TransportPolicy
 from services.gateway.verification import AuthClient, CredentialVerifier
@@ -85,6 +87,9 @@ async def revocation_events(app: web.Application) -> AsyncIterator[None]:
     try:
         consumer = RevocationConsumer(app[CACHE], app[VERIFIER], Topology(config.common.bus_prefix))
         await consumer.start(connection)
+        # Registered after the consumer's own: by the time a reload starts, the queue is bound again.
+        connection.close_callbacks.add(app[REVOCATION_SYNC].mark_stale)
+        connection.reconnect_callbacks.add(app[REVOCATION_SYNC].request_load)
         app[BUS] = connection
         app[REVOCATIONS] = consumer
         yield
@@ -92,25 +97,34 @@ async def revocation_events(app: web.Application) -> AsyncIterator[None]:
         await connection.close()
 
 
-async def jwt_keys(app: web.Application) -> AsyncIterator[None]:
-    """Reload the JWT revocations a restarted gateway would otherwise have forgotten; close the JWKS client."""
-    config, verifier = app[CONFIG], app[JWT_VERIFIER]
-    headers = {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), config.common.signing_key.bytes)}
-    try:
-        await verifier.load_revocations(f"{config.auth_url}/internal/oauth/revocations", headers)
-    except (aiohttp.ClientError, TimeoutError, ValueError) as error:
-        # Fail open only on history: tokens revoked before this start stay refused once their event is replayed
-        # or once they expire; new revocations arrive over the bus as usual.
-        log.warning("could not load JWT revocations from the auth service: %s", type(error).__name__)
+async def revocation_state(app: web.Application) -> AsyncIterator[None]:
+    """Load every revocation from the auth service now and whenever the bus connection comes back; close the JWKS
+    client. The first attempt is made before serving; until one succeeds, JWTs are refused and /readyz says so."""
+    config, sync = app[CONFIG], app[REVOCATION_SYNC]
+    url = f"{config.auth_url}/internal/oauth/revocations"
+
+    async def load() -> int:
+        headers = {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), config.common.signing_key.bytes)}
+        return await app[JWT_VERIFIER].load_revocations(url, headers)
+
+    await sync.load_once(load)
+    task = asyncio.create_task(sync.run(load), name="gateway-revocation-sync")
     try:
         yield
     finally:
-        await verifier.close()
+        task.cancel()
+        await asyncio.wait({task}, timeout=5.0)
+        await app[JWT_VERIFIER].close()
 
 
 async def rabbitmq_ready(app: web.Application) -> None:
-    if app[BUS].is_closed:
+    if app[BUS].is_closed or not app[REVOCATIONS].connected:
         raise ConnectionError("the RabbitMQ connection is down")
+
+
+async def revocations_ready(app: web.Application) -> None:
+    if not app[REVOCATION_SYNC].current:
+        raise ConnectionError("the revocation list is not loaded since the last connection to RabbitMQ")
 
 
 async def auth_ready(app: web.Application) -> None:
@@ -128,12 +142,16 @@ def create_app(config: Config) -> web.Application:
     app[TRANSPORT] = TransportPolicy(config.trusted_proxies, config.allow_insecure_http)
     app[CORS] = CorsPolicy(config.cors_origins)
     app[JWT_VERIFIER] = JwtVerifier(
-        f"{config.auth_url}/.well-known/jwks.json", config.oauth_issuer, config.oauth_audience
+        f"{config.auth_url}/.well-known/jwks.json",
+        config.oauth_issuer,
+        config.oauth_audience,
+        require_loaded_revocations=True,
     )
+    app[REVOCATION_SYNC] = RevocationSync()
     app.cleanup_ctx.append(http_clients)
     app.cleanup_ctx.append(revocation_events)
-    app.cleanup_ctx.append(jwt_keys)
-    add_health_routes(app, {"rabbitmq": rabbitmq_ready, "auth": auth_ready})
+    app.cleanup_ctx.append(revocation_state)
+    add_health_routes(app, {"rabbitmq": rabbitmq_ready, "auth": auth_ready, "revocations": revocations_ready})
     app.router.add_get("/metrics", serve_metrics)
     app.router.add_get("/openapi.json", serve_openapi)
     app.router.add_get("/docs", serve_docs)

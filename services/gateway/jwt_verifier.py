@@ -8,11 +8,12 @@ the presence of `iat`, `jti`, `sub` and `client_id`.
 
 A JWT stays valid until it expires, so revocation needs state: the auth service publishes
 shared.messages.CredentialRevoked for every revoked token (credential_kind "oauth_access", credential_id = jti) and,
-when a user's rights are weakened, an event with only user_id. The gateway's consumer passes each event to
-`handle_revocation`: revoked jtis are refused until they would have expired; a user's tokens issued before the event
-are refused (their `permissions` claim may be stale; the client refreshes and gets a token with the current rights).
-This set lives in memory: a gateway restarted within a token's lifetime forgets past revocations unless it calls
-`load_revocations` (GET /internal/oauth/revocations on the auth service) at start-up.
+when a user's rights are weakened, an event with user_id and the user's not-before time. The gateway's consumer
+passes each event to `handle_revocation`: revoked jtis are refused until they would have expired; a user's tokens
+with iat before their not-before time are refused. The state lives in memory and the bus only announces changes, so
+the gateway loads the whole of it (`load_revocations`, GET /internal/oauth/revocations on the auth service, where it
+is stored durably) when it starts and whenever its broker connection comes back. With require_loaded_revocations,
+no token is accepted before the first load succeeded (503): a new replica must not accept what was revoked before it.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Iterable
@@ -28,6 +30,7 @@ from typing import Any
 import aiohttp
 import jwt
 
+from services.gateway.revocation_list import ExpiringEntries
 from shared.errors import ServiceUnavailable, Unauthorized
 from shared.messages import CredentialRevoked
 from shared.principal import Principal
@@ -62,6 +65,18 @@ class JwksUnavailable(ServiceUnavailable):
     code = "jwks_unavailable"
 
 
+class RevocationsUnavailable(ServiceUnavailable):
+    """The revocation state is not loaded yet: refuse (fail closed) with 503 rather than accept a revoked token."""
+
+    code = "revocations_unavailable"
+
+    def __init__(self) -> None:
+        super().__init__(
+            "Access tokens cannot be checked until the revocation list is loaded; try again shortly",
+            headers={"Retry-After": "2"},
+        )
+
+
 def looks_like_jwt(token: str) -> bool:
     """True for a compact JWS (three base64url parts): verify locally; anything else is an opaque token."""
     return token.count(".") == 2 and token.startswith("eyJ")
@@ -83,6 +98,9 @@ class JwtVerifier:
         max_token_lifetime: float = 30 * 86_400.0,
         clock: Callable[[], float] = time.time,
         cache_size: int = DEFAULT_CACHE_SIZE,
+        require_loaded_revocations: bool = False,
+        max_revoked_tokens: int = MAX_REVOKED_TOKENS,
+        max_revoked_users: int = MAX_REVOKED_USERS,
     ) -> None:
         self._jwks_url = jwks_url
         self._issuer = issuer
@@ -100,8 +118,9 @@ class JwtVerifier:
         self._fetched_at: float | None = None
         self._attempted_at: float | None = None
         self._lock = asyncio.Lock()
-        self._revoked_tokens: OrderedDict[str, float] = OrderedDict()  # jti -> when it may be forgotten
-        self._revoked_users: OrderedDict[int, float] = OrderedDict()  # user id -> revoked at
+        self._revoked_tokens: ExpiringEntries[str] = ExpiringEntries(max_revoked_tokens, clock)
+        self._not_before: ExpiringEntries[int] = ExpiringEntries(max_revoked_users, clock)  # user id -> not before
+        self.revocations_loaded = not require_loaded_revocations
         # Tokens already verified, so the steady state costs a dict look-up instead of a signature check; expiry and
         # revocation are still checked on every hit.
         self._verified: OrderedDict[str, tuple[Principal, float]] = OrderedDict()
@@ -159,6 +178,8 @@ class JwtVerifier:
     # --- verification ------------------------------------------------------------------------------------------
 
     async def verify(self, token: str) -> Principal:
+        if not self.revocations_loaded:
+            raise RevocationsUnavailable()
         cached = self._verified.get(token)
         if cached is not None:
             principal, issued_at = cached
@@ -217,45 +238,51 @@ class JwtVerifier:
         if event.credential_id is not None:
             if event.credential_kind == ACCESS_CREDENTIAL_KIND:
                 self.revoke_token(event.credential_id, now + self._max_token_lifetime + self._leeway)
-        elif event.user_id is not None:
-            self._revoked_users[event.user_id] = now
-            self._revoked_users.move_to_end(event.user_id)
-            while len(self._revoked_users) > MAX_REVOKED_USERS:
-                self._revoked_users.popitem(last=False)
+        elif isinstance(event.user_id, int):
+            # The auth service's time; an event without one (an older publisher) takes ours.
+            at = event.not_before if _is_time(event.not_before) else now
+            self.revoke_user(event.user_id, float(at), float(at) + self._max_token_lifetime + self._leeway)
 
     def revoke_token(self, jti: str, forget_after: float) -> None:
-        self._revoked_tokens[jti] = forget_after
-        self._revoked_tokens.move_to_end(jti)
-        now = self._clock()
-        while self._revoked_tokens and (
-            len(self._revoked_tokens) > MAX_REVOKED_TOKENS or next(iter(self._revoked_tokens.values())) < now
-        ):
-            self._revoked_tokens.popitem(last=False)
+        self._revoked_tokens.put(jti, 0.0, forget_after)
+
+    def revoke_user(self, user_id: int, not_before: float, forget_after: float) -> None:
+        """Refuse the user's tokens issued before not_before, until forget_after (when all of them have expired)."""
+        self._not_before.put(user_id, not_before, forget_after)
 
     def is_revoked(self, jti: str, user_id: int | None, issued_at: float) -> bool:
         if jti in self._revoked_tokens:
             return True
-        if user_id is None or user_id not in self._revoked_users:
-            return False
-        revoked_at = self._revoked_users[user_id]
-        if revoked_at < self._clock() - self._max_token_lifetime:
-            del self._revoked_users[user_id]  # every token issued before it has expired by now
-            return False
-        return issued_at < revoked_at
+        not_before = self._not_before.get(user_id) if user_id is not None else None
+        return not_before is not None and issued_at < not_before
 
     async def load_revocations(self, url: str, headers: dict[str, str]) -> int:
-        """Learn the revoked, unexpired tokens from the auth service (after a restart); returns how many."""
+        """Learn every revocation that still matters from the auth service (at start-up and after the bus was
+        away); returns how many entries were read. Entries are added to what is known, never replacing it."""
         if self._session is None:
             self._session = aiohttp.ClientSession()
         timeout = aiohttp.ClientTimeout(total=self._fetch_timeout)
         async with self._session.get(url, headers=headers, timeout=timeout) as response:
             response.raise_for_status()
             body = await response.json()
-        revoked = body.get("revoked", []) if isinstance(body, dict) else []
+        if not isinstance(body, dict) or not isinstance(body.get("revoked", []), list):
+            raise ValueError("the revocation list is malformed")
+        revoked, users = body.get("revoked", []), body.get("not_before", [])
         for entry in revoked:
-            if isinstance(entry, dict) and isinstance(entry.get("jti"), str) and isinstance(entry.get("exp"), int):
-                self.revoke_token(entry["jti"], entry["exp"] + self._leeway)
-        return len(revoked)
+            if isinstance(entry, dict) and isinstance(entry.get("jti"), str) and _is_time(entry.get("exp")):
+                self.revoke_token(entry["jti"], float(entry["exp"]) + self._leeway)
+        for entry in users if isinstance(users, list) else []:
+            if not isinstance(entry, dict) or not isinstance(entry.get("user_id"), int):
+                continue
+            at, until = entry.get("not_before"), entry.get("until")
+            if _is_time(at) and _is_time(until):
+                self.revoke_user(entry["user_id"], float(at), float(until) + self._leeway)
+        self.revocations_loaded = True
+        return len(revoked) + (len(users) if isinstance(users, list) else 0)
+
+
+def _is_time(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
 
 
 def _principal(claims: dict[str, Any]) -> Principal:

@@ -12,7 +12,7 @@ from services.gateway.cors import CorsPolicy
 from services.gateway.metrics import Metrics
 from services.gateway.proxy import Forwarder
 from services.gateway.ratelimit import RateLimiter
-from services.gateway.revocations import RevocationConsumer
+from services.gateway.revocations import RevocationConsumer, RevocationSync
 from services.gateway.routes import RouteTable
 from services.gateway.transport import TransportPolicy
 from services.gateway.verification import AuthClient, CredentialVerifier, JwtVerifier
@@ -27,6 +27,7 @@ VERIFIER = web.AppKey("verifier", CredentialVerifier)
 FORWARDER = web.AppKey("forwarder", Forwarder)
 BUS = web.AppKey("bus", AbstractRobustConnection)
 REVOCATIONS = web.AppKey("revocations", RevocationConsumer)
+REVOCATION_SYNC = web.AppKey("revocation_sync", RevocationSync)
 LIMITER = web.AppKey("limiter", RateLimiter)
 TRANSPORT = web.AppKey("transport", TransportPolicy)
 CORS = web.AppKey("cors", CorsPolicy)

@@ -20,7 +20,7 @@ async def test_healthz_answers_without_credentials(gateway: Gateway) -> None:
 async def test_readyz_checks_rabbitmq_and_the_auth_service(gateway: Gateway) -> None:
     response = await gateway.client.get("/readyz")
     assert response.status == 200
-    assert (await response.json())["checks"] == {"rabbitmq": "ok", "auth": "ok"}
+    assert (await response.json())["checks"] == {"rabbitmq": "ok", "auth": "ok", "revocations": "ok"}
 
 
 async def test_readyz_is_503_when_the_auth_service_is_down(gateway: Gateway) -> None:
