@@ -143,7 +143,8 @@ async def readiness(gateway: GatewayProcess) -> dict[str, str]:
 async def revocation_stack(
     base_env: dict[str, str], aiohttp_client: Callable[..., Any], tmp_path: Path
 ) -> AsyncIterator[RevocationStack]:
-    env = {**base_env, **SERVICE_SECRET_ENV, "OAUTH_ISSUER": ISSUER}
+    # Token families end after a day, before the refresh and access tokens' own lifetimes would: their end shows.
+    env = {**base_env, **SERVICE_SECRET_ENV, "OAUTH_ISSUER": ISSUER, "OAUTH_REFRESH_FAMILY_TTL": "86400"}
     config = AuthConfig.from_env(env)
     auth_app = create_auth(config)
     if OAUTH not in auth_app:
