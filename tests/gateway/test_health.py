@@ -63,3 +63,16 @@ def test_every_setting_read_is_documented_with_its_default(base_env: dict[str, s
 def test_a_malformed_backend_url_is_a_clear_config_error(base_env: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match="ODATA_URL"):
         Config.from_env({**base_env, "ODATA_URL": "not a url"})
+
+
+async def test_until_the_revocation_list_is_loaded_jwts_get_503_and_the_gateway_is_not_ready(
+    start_gateway: StartGateway,
+) -> None:
+    gateway = await start_gateway(AUTH_URL="http://127.0.0.1:9")
+    response = await gateway.client.get("/readyz")
+    assert response.status == 503
+    assert (await response.json())["checks"]["revocations"].startswith("unavailable")
+    jwt_like = "eyJhbGciOiJFUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    refused = await gateway.client.get("/odata/products", headers={"Authorization": f"Bearer {jwt_like}"})
+    assert refused.status == 503
+    assert (await refused.json())["error"]["code"] == "revocations_unavailable"
