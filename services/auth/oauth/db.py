@@ -383,10 +383,13 @@ async def revoke_user_grants(conn: asyncpg.Connection, user_id: int, owned_clien
 async def lock_for_issuing(conn: asyncpg.Connection, user_id: int) -> asyncpg.Record | None:
     """Hold the user's row (shared) until the tokens being issued are committed, so a concurrent weakening of the
     user either happened before (and is seen here) or waits and then revokes them; with the clock tokens use."""
+    if await conn.fetchval("SELECT true FROM auth.users WHERE id = $1 FOR SHARE", user_id) is None:
+        return None
+    # A statement of its own, after the lock: its snapshot sees what a weakening that held the row committed (a
+    # join in the locking statement would read the other tables as they were before the wait).
     return await conn.fetchrow(
         """SELECT u.is_active, n.not_before, clock_timestamp() AS now
-           FROM auth.users u LEFT JOIN auth.oauth_user_not_before n ON n.user_id = u.id
-           WHERE u.id = $1 FOR SHARE OF u""",
+           FROM auth.users u LEFT JOIN auth.oauth_user_not_before n ON n.user_id = u.id WHERE u.id = $1""",
         user_id,
     )
 
