@@ -89,7 +89,8 @@ def parse_app_settings(body: object, grantor_rights: frozenset[str], current: OA
         granted = parse_permissions(body["permissions"], "permissions")
         if granted & MANAGEMENT_PERMISSIONS:
             raise BadRequest(
-                "An app's tokens cover data only; users, API keys and apps cannot be granted to it", target="permissions"
+                "An app's tokens cover data only; users, API keys and apps cannot be granted to it",
+                target="permissions",
             )
         if not granted <= grantor_rights:
             raise Forbidden("An app cannot be granted permissions you do not hold", target="permissions")

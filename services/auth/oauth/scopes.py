@@ -24,9 +24,7 @@ _SCOPE_RIGHTS: dict[str, frozenset[str]] = {
     "read": frozenset(f"{resource}:read" for resource in DATA_RESOURCES),
     "write": frozenset(f"{resource}:{action}" for resource in DATA_RESOURCES for action in WRITE_ACTIONS),
     **{
-        f"{resource}:{action}": frozenset({f"{resource}:{action}"})
-        for resource in DATA_RESOURCES
-        for action in ACTIONS
+        f"{resource}:{action}": frozenset({f"{resource}:{action}"}) for resource in DATA_RESOURCES for action in ACTIONS
     },
     **{
         app: frozenset(f"{resource}:{action}" for resource in resources for action in ACTIONS)
