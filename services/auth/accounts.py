@@ -17,6 +17,7 @@ from services.auth.credentials import generate_api_token
 from services.auth.inputs import iso
 from services.auth.origin import audit_actor
 from services.auth.passwords import hash_password, verify_password
+from services.auth.permissions import effective_permissions
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.principal import Principal
 
@@ -46,6 +47,19 @@ async def _editable_user(conn: asyncpg.Connection, actor: Principal, user_id: in
     if row["is_admin"] and not actor.is_admin:
         raise Forbidden("Only an admin may change an admin user")
     return row
+
+
+async def _token_holder(conn: asyncpg.Connection, actor: Principal, user_id: int) -> asyncpg.Record:
+    """The user whose API token the actor reads or changes. Seed 002 gives this to the admin; anyone else only for a
+    user whose every right they hold themselves, since the token lets its reader act as that user."""
+    target = await _editable_user(conn, actor, user_id)
+    if not actor.is_admin:
+        beyond = effective_permissions(target["is_admin"], target["permissions"], None) - actor.permissions
+        if beyond:
+            raise Forbidden(
+                "Only an admin, or a user who holds every right of this user, may see or change their API token"
+            )
+    return target
 
 
 def _check_grantable(actor: Principal, permissions: frozenset[str]) -> None:
@@ -107,6 +121,9 @@ async def update_user(ctx: AuthContext, actor: Principal, user_id: int, changes:
             before = await _editable_user(conn, actor, user_id)
             if "is_admin" in changes and changes["is_admin"] != before["is_admin"] and not actor.is_admin:
                 raise Forbidden("Only an admin may grant or remove admin rights")
+            if changes.get("is_active") is True and not before["is_active"] and not actor.is_admin:
+                # A deactivation may be the answer to a compromise; undoing it gives back every right the user held.
+                raise Forbidden("Only an admin may reactivate a deactivated user")
             if actor.user_id == user_id and (changes.get("is_active") is False or changes.get("is_admin") is False):
                 raise BadRequest("You cannot deactivate yourself or remove your own admin rights")
             await db.update_user(conn, user_id, changes)
@@ -155,7 +172,7 @@ async def set_api_access(ctx: AuthContext, actor: Principal, user_id: int, enabl
     async with ctx.pool.acquire() as conn:
         async with conn.transaction():
             await db.lock_user(conn, user_id)
-            target = await _editable_user(conn, actor, user_id)
+            target = await _token_holder(conn, actor, user_id)
             current = await db.get_api_token(conn, user_id)
             if not enabled:
                 removed = await db.delete_api_token(conn, user_id)
@@ -169,8 +186,9 @@ async def set_api_access(ctx: AuthContext, actor: Principal, user_id: int, enabl
                     )
                     await ctx.publisher.token_revoked(conn, user_id, "api_access_disabled")
             elif current is not None:
-                token = ctx.cipher.decrypt(bytes(current["token_encrypted"]), user_id)
-                return {"enabled": True, "username": target["username"], "token": token}
+                # Ticking a box already ticked changes nothing and reveals nothing: reading the token is its own,
+                # audited, operation (show_api_token).
+                return {"enabled": True, "username": target["username"], "already_enabled": True}
             else:
                 token = generate_api_token()
                 await db.put_api_token(conn, user_id, ctx.hasher.api_token(token), ctx.cipher.encrypt(token, user_id))
@@ -188,7 +206,7 @@ async def set_api_access(ctx: AuthContext, actor: Principal, user_id: int, enabl
 async def show_api_token(ctx: AuthContext, actor: Principal, user_id: int) -> dict[str, Any]:
     """Seed 002 shows the current token in an input box to an admin who can edit the user."""
     async with ctx.pool.acquire() as conn, conn.transaction():
-        target = await _editable_user(conn, actor, user_id)
+        target = await _token_holder(conn, actor, user_id)
         current = await db.get_api_token(conn, user_id)
         if current is None:
             raise NotFound("API access is not enabled for this user", target="api_access")
@@ -217,7 +235,7 @@ async def regenerate_api_token(ctx: AuthContext, actor: Principal, user_id: int)
     expires_at = datetime.now(UTC) + PENDING_TOKEN_LIFETIME
     async with ctx.pool.acquire() as conn, conn.transaction():
         await db.lock_user(conn, user_id)
-        target = await _editable_user(conn, actor, user_id)
+        target = await _token_holder(conn, actor, user_id)
         if await db.get_api_token(conn, user_id) is None:
             raise Conflict("API access is not enabled for this user; enable it first", target="api_access")
         await db.insert_pending_api_token(
@@ -250,7 +268,7 @@ async def save_api_token(ctx: AuthContext, actor: Principal, user_id: int, pendi
     async with ctx.pool.acquire() as conn:
         async with conn.transaction():
             await db.lock_user(conn, user_id)
-            target = await _editable_user(conn, actor, user_id)
+            target = await _token_holder(conn, actor, user_id)
             if await db.get_api_token(conn, user_id) is None:
                 raise Conflict("API access is not enabled for this user", target="api_access")
             pending = await db.take_pending_api_token(conn, pending_id, user_id)

@@ -144,6 +144,8 @@ async def _dispatch(ctx: AuthContext, args: argparse.Namespace, environ: Mapping
         print(created["key"], file=out)
     elif args.command == "enable-api-token":
         answer = await accounts.set_api_access(ctx, operator, await _user_id(ctx, args.username), True)
+        if "token" not in answer:
+            raise OperatorError(f"API access is already enabled for {args.username}; its token is not shown again here")
         print(answer["token"], file=out)
     elif args.command == "revoke-key":
         try:

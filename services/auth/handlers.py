@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.auth import accounts, inputs
-from services.auth.http_inputs import caller, json_object, service_caller
+from services.auth.http_inputs import caller, json_object, manager, service_caller
 from services.auth.keys import CONTEXT, POOL, VERIFIER
 from services.auth.verification import parse_verify_request
 
@@ -34,7 +34,7 @@ async def me(request: web.Request) -> web.Response:
 
 
 async def audit(request: web.Request) -> web.Response:
-    principal = caller(request)
+    principal = manager(request)
     query = request.query
     limit = inputs.integer(query.get("limit", "100"), "limit", 1, MAX_AUDIT_PAGE)
     before = inputs.integer(query["before"], "before", 1, 2**62) if "before" in query else None

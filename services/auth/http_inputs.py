@@ -21,6 +21,29 @@ def caller(request: web.Request) -> Principal:
     return principal
 
 
+# The user's own credentials. A token handed to an application (OAuth, api.php) acts on data only: it never manages
+# users, keys, tokens, apps or the user's grants, so an app cannot mint credentials that outlive the user's consent.
+FIRST_PARTY_CREDENTIALS = frozenset({"api_key", "api_token", "panel_session"})
+
+
+class AppCredentialRefused(Forbidden):
+    code = "insufficient_scope"
+
+
+def refuse_app_credential(principal: Principal) -> None:
+    if principal.credential_kind not in FIRST_PARTY_CREDENTIALS:
+        raise AppCredentialRefused(
+            "A third-party application's token cannot manage users, credentials or apps; use your own credential"
+        )
+
+
+def manager(request: web.Request) -> Principal:
+    """The caller of a management endpoint: a user through one of their own credentials, never an app's token."""
+    principal = caller(request)
+    refuse_app_credential(principal)
+    return principal
+
+
 def service_caller(request: web.Request) -> Principal:
     principal = principal_from_request(request, request.app[CONFIG].common.signing_key.bytes)
     if not principal.is_service:

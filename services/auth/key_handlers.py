@@ -5,7 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.auth import api_keys, inputs
-from services.auth.http_inputs import caller, json_object, secret_response
+from services.auth.http_inputs import json_object, manager, secret_response
 from services.auth.keys import CONTEXT
 from services.auth.permissions import parse_permissions
 from shared.errors import BadRequest
@@ -14,7 +14,7 @@ MAX_KEYS_PAGE = 500
 
 
 async def list_keys(request: web.Request) -> web.Response:
-    principal = caller(request)
+    principal = manager(request)
     query = request.query
     raw_all = query.get("all", "false")
     if raw_all not in ("true", "false"):
@@ -27,7 +27,7 @@ async def list_keys(request: web.Request) -> web.Response:
 
 
 async def create_key(request: web.Request) -> web.Response:
-    principal = caller(request)
+    principal = manager(request)
     body = await json_object(request, frozenset({"name", "expires_at", "scope", "user_id"}))
     name = inputs.text(body, "name", inputs.MAX_KEY_NAME_LENGTH)
     assert name is not None
@@ -45,13 +45,13 @@ async def create_key(request: web.Request) -> web.Response:
 
 
 async def revoke_key(request: web.Request) -> web.Response:
-    principal = caller(request)
+    principal = manager(request)
     key_id = inputs.path_uuid(request.match_info["id"], "API key")
     return web.json_response(await api_keys.revoke_key(request.app[CONTEXT], principal, key_id))
 
 
 async def rotate_key(request: web.Request) -> web.Response:
-    principal = caller(request)
+    principal = manager(request)
     key_id = inputs.path_uuid(request.match_info["id"], "API key")
     body = await json_object(request, frozenset({"grace_seconds"}))
     grace = inputs.integer(body.get("grace_seconds"), "grace_seconds", 0, api_keys.MAX_GRACE_SECONDS)

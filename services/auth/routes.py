@@ -7,17 +7,19 @@
 | POST /api/me/password                           | any user credential (and the current password)               |
 | GET  /api/users, GET /api/users/{id}            | users:read (a user may always read themselves)               |
 | POST /api/users                                 | users:create (is_admin: admin; only permissions one holds)   |
-| PATCH /api/users/{id}                           | users:update (is_admin, or an admin user: admin)             |
+| PATCH /api/users/{id}                           | users:update (is_admin, an admin user, reactivating: admin)  |
 | PUT  /api/users/{id}/permissions                | users:update (grant only permissions one holds)              |
-| POST /api/users/{id}/api-access                 | users:update (an admin user: admin)                          |
-| GET  /api/users/{id}/api-token                  | users:update (an admin user: admin)                          |
-| POST /api/users/{id}/api-token/regenerate, save | users:update (an admin user: admin)                          |
+| POST /api/users/{id}/api-access                 | users:update, and admin or every right the user holds        |
+| GET  /api/users/{id}/api-token                  | users:update, and admin or every right the user holds        |
+| POST /api/users/{id}/api-token/regenerate, save | users:update, and admin or every right the user holds        |
 | POST /api/users/{id}/password                   | admin                                                        |
 | GET  /api/keys (?all=true: admin)               | api_keys:read                                                |
 | POST /api/keys                                  | api_keys:create (for another user_id: admin)                 |
 | POST /api/keys/{id}/revoke                      | api_keys:delete (own keys; any key: admin)                   |
 | POST /api/keys/{id}/rotate                      | api_keys:create (own keys; any key: admin)                   |
 | GET  /api/audit                                 | admin                                                        |
+Every route but /internal/verify and GET /api/me also refuses a third-party app's token (OAuth, api.php): apps act
+on data, never on users or credentials.
 """
 
 from __future__ import annotations

@@ -7,7 +7,7 @@ import uuid
 from aiohttp import web
 
 from services.auth import accounts, inputs
-from services.auth.http_inputs import caller, json_object, secret_response
+from services.auth.http_inputs import json_object, manager, secret_response
 from services.auth.keys import CONTEXT
 from services.auth.passwords import validate_password
 from services.auth.permissions import parse_permissions
@@ -17,7 +17,7 @@ MAX_USERS_PAGE = 500
 
 
 async def list_users(request: web.Request) -> web.Response:
-    principal = caller(request)
+    principal = manager(request)
     limit = inputs.integer(request.query.get("limit", "100"), "limit", 1, MAX_USERS_PAGE)
     after = inputs.integer(request.query.get("after", "0"), "after", 0, 2**62)
     users = await accounts.list_users(request.app[CONTEXT], principal, limit, after)
@@ -25,7 +25,7 @@ async def list_users(request: web.Request) -> web.Response:
 
 
 async def create_user(request: web.Request) -> web.Response:
-    principal = caller(request)
+    principal = manager(request)
     body = await json_object(request, frozenset({"username", "email", "password", "is_admin", "permissions"}))
     password = body.get("password")
     user = await accounts.create_user(
@@ -41,13 +41,13 @@ async def create_user(request: web.Request) -> web.Response:
 
 
 async def get_user(request: web.Request) -> web.Response:
-    principal = caller(request)
+    principal = manager(request)
     user = await accounts.get_user(request.app[CONTEXT], principal, inputs.path_id(request.match_info["id"], "user"))
     return web.json_response(user)
 
 
 async def update_user(request: web.Request) -> web.Response:
-    principal = caller(request)
+    principal = manager(request)
     user_id = inputs.path_id(request.match_info["id"], "user")
     body = await json_object(request, frozenset({"email", "is_admin", "is_active"}))
     changes: dict[str, object] = {}
@@ -63,7 +63,7 @@ async def update_user(request: web.Request) -> web.Response:
 
 
 async def set_permissions(request: web.Request) -> web.Response:
-    principal = caller(request)
+    principal = manager(request)
     user_id = inputs.path_id(request.match_info["id"], "user")
     body = await json_object(request, frozenset({"permissions"}))
     if "permissions" not in body:
@@ -74,7 +74,7 @@ async def set_permissions(request: web.Request) -> web.Response:
 
 
 async def set_api_access(request: web.Request) -> web.Response:
-    principal = caller(request)
+    principal = manager(request)
     user_id = inputs.path_id(request.match_info["id"], "user")
     body = await json_object(request, frozenset({"enabled"}))
     answer = await accounts.set_api_access(request.app[CONTEXT], principal, user_id, inputs.boolean(body, "enabled"))
@@ -82,19 +82,19 @@ async def set_api_access(request: web.Request) -> web.Response:
 
 
 async def show_api_token(request: web.Request) -> web.Response:
-    principal = caller(request)
+    principal = manager(request)
     user_id = inputs.path_id(request.match_info["id"], "user")
     return secret_response(await accounts.show_api_token(request.app[CONTEXT], principal, user_id))
 
 
 async def regenerate_api_token(request: web.Request) -> web.Response:
-    principal = caller(request)
+    principal = manager(request)
     user_id = inputs.path_id(request.match_info["id"], "user")
     return secret_response(await accounts.regenerate_api_token(request.app[CONTEXT], principal, user_id))
 
 
 async def save_api_token(request: web.Request) -> web.Response:
-    principal = caller(request)
+    principal = manager(request)
     user_id = inputs.path_id(request.match_info["id"], "user")
     body = await json_object(request, frozenset({"pending_id"}))
     raw = body.get("pending_id")
@@ -109,7 +109,7 @@ async def save_api_token(request: web.Request) -> web.Response:
 
 
 async def change_own_password(request: web.Request) -> web.Response:
-    principal = caller(request)
+    principal = manager(request)
     body = await json_object(request, frozenset({"current_password", "new_password"}))
     current = body.get("current_password")
     if not isinstance(current, str) or len(current) > 1024:
@@ -120,7 +120,7 @@ async def change_own_password(request: web.Request) -> web.Response:
 
 
 async def reset_password(request: web.Request) -> web.Response:
-    principal = caller(request)
+    principal = manager(request)
     user_id = inputs.path_id(request.match_info["id"], "user")
     body = await json_object(request, frozenset({"new_password"}))
     new = validate_password(body.get("new_password"), "new_password")

@@ -24,6 +24,8 @@ from services.gateway.routes import CredentialRule
 from shared.errors import BadRequest, Forbidden, Unauthorized
 
 MAX_CREDENTIAL_LENGTH = 1024
+# A JWT access token carries its rights (RFC 9068 plus `permissions`): an admin's read-write token passes 1 KiB.
+MAX_JWT_LENGTH = 8192
 MAX_USERNAME_LENGTH = 256
 BASIC_CHALLENGE = 'Basic realm="api", charset="UTF-8"'
 # RFC 6750 section 2.1: b64token syntax.
@@ -179,21 +181,28 @@ def read_credential(
             headers={"WWW-Authenticate": BASIC_CHALLENGE},
         )
     name, value = found[0]
-    if len(value) > MAX_CREDENTIAL_LENGTH:
-        raise InvalidCredential(
-            f"The credential is longer than {MAX_CREDENTIAL_LENGTH} characters",
-            headers={"WWW-Authenticate": BASIC_CHALLENGE},
-        )
+    _check_length(value, MAX_JWT_LENGTH)
     if name == "X-API-Key":
         key = value.strip()
         if not key or not _PRINTABLE.match(key):
             raise _malformed_basic("The X-API-Key header is malformed")
-        return Credential("api_key", key)
-    if name == "Authorization":
-        return parse_authorization(value)
-    if not _BEARER_TOKEN.match(value):
+        credential = Credential("api_key", key)
+    elif name == "Authorization":
+        credential = parse_authorization(value)
+    elif not _BEARER_TOKEN.match(value):
         raise _malformed_bearer("The access token is malformed")
-    return Credential("bearer", value)
+    else:
+        credential = Credential("bearer", value)
+    if not (credential.is_bearer and credential.secret.count(".") == 2):
+        _check_length(value, MAX_CREDENTIAL_LENGTH)
+    return credential
+
+
+def _check_length(value: str, limit: int) -> None:
+    if len(value) > limit:
+        raise InvalidCredential(
+            f"The credential is longer than {limit} characters", headers={"WWW-Authenticate": BASIC_CHALLENGE}
+        )
 
 
 # ---- api.php: a bearer token in a POST form field ------------------------------------------------------------

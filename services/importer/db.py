@@ -30,15 +30,22 @@ async def ping(conn: asyncpg.Connection) -> None:
 
 
 async def insert_mapper(
-    conn: asyncpg.Connection, mapper_id: str, entity: str, name: str, definition: dict[str, Any]
+    conn: asyncpg.Connection,
+    mapper_id: str,
+    entity: str,
+    name: str,
+    definition: dict[str, Any],
+    owner: str | None = None,
 ) -> asyncpg.Record:
     try:
         row = await conn.fetchrow(
-            "INSERT INTO importer.mappers (id, entity, name, definition) VALUES ($1, $2, $3, $4) RETURNING *",
+            """INSERT INTO importer.mappers (id, entity, name, definition, owner) VALUES ($1, $2, $3, $4, $5)
+               RETURNING *""",
             mapper_id,
             entity,
             name,
             definition,
+            owner,
         )
     except asyncpg.UniqueViolationError:
         raise Conflict(f"A mapper with id {mapper_id!r} already exists", target="id") from None

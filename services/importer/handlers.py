@@ -15,7 +15,7 @@ from services.importer.uploads import open_form, receive_upload
 from services.importer.views import job_view, mapper_view, status_url
 from services.importer.waiting import wait_for_end
 from shared import bus
-from shared.errors import BadRequest, NotFound, ServiceUnavailable
+from shared.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from shared.messages import ImportJobRequested
 from shared.principal import Principal, principal_from_request
 
@@ -43,7 +43,17 @@ def _principal(request: web.Request) -> Principal:
 
 
 def requester(principal: Principal) -> str:
-    return f"user:{principal.user_id}" if principal.user_id is not None else principal.username
+    """Who owns what a request makes: an identity, never a display name (an app's name is anyone's to copy)."""
+    if principal.user_id is not None:
+        return f"user:{principal.user_id}"
+    if principal.client_id is not None:
+        return f"client:{principal.client_id}"
+    return f"service:{principal.credential_id}"
+
+
+def _check_mapper_owner(principal: Principal, mapper: Any) -> None:
+    if not principal.is_admin and (mapper["owner"] is None or mapper["owner"] != requester(principal)):
+        raise Forbidden("Only the mapper's owner or an admin may change it")
 
 
 def _job_id(request: web.Request) -> uuid.UUID:
@@ -193,12 +203,15 @@ async def list_mappers(request: web.Request) -> web.Response:
 
 
 async def create_mapper(request: web.Request) -> web.Response:
-    _principal(request).require("mappers", "create")
+    principal = _principal(request)
+    principal.require("mappers", "create")
     body = await _json_body(request)
     given = read_mapper_input(body)
     mapper_id = check_mapper_id(body["id"]) if "id" in body else new_mapper_id(given.entity)
     async with request.app[POOL].acquire() as conn:
-        mapper = await db.insert_mapper(conn, mapper_id, given.entity.name, given.name, given.definition)
+        mapper = await db.insert_mapper(
+            conn, mapper_id, given.entity.name, given.name, given.definition, requester(principal)
+        )
     return web.json_response(mapper_view(mapper), status=201, headers={"Location": f"/api/mappers/{mapper_id}"})
 
 
@@ -212,13 +225,18 @@ async def get_mapper(request: web.Request) -> web.Response:
 
 
 async def update_mapper(request: web.Request) -> web.Response:
-    _principal(request).require("mappers", "update")
+    principal = _principal(request)
+    principal.require("mappers", "update")
     body = await _json_body(request)
     mapper_id = request.match_info["mapper_id"]
     if isinstance(body, dict) and body.get("id", mapper_id) != mapper_id:
         raise BadRequest("The id in the body differs from the one in the path", target="id")
     given = read_mapper_input(body)
     async with request.app[POOL].acquire() as conn:
+        current = await db.get_mapper(conn, mapper_id)
+        if current is None:
+            raise NotFound("No such mapper")
+        _check_mapper_owner(principal, current)  # the owner never changes, so checking first is enough
         mapper = await db.update_mapper(conn, mapper_id, given.entity.name, given.name, given.definition)
     if mapper is None:
         raise NotFound("No such mapper")
@@ -226,8 +244,13 @@ async def update_mapper(request: web.Request) -> web.Response:
 
 
 async def delete_mapper(request: web.Request) -> web.Response:
-    _principal(request).require("mappers", "delete")
+    principal = _principal(request)
+    principal.require("mappers", "delete")
     async with request.app[POOL].acquire() as conn:
+        current = await db.get_mapper(conn, request.match_info["mapper_id"])
+        if current is None:
+            raise NotFound("No such mapper")
+        _check_mapper_owner(principal, current)
         if not await db.delete_mapper(conn, request.match_info["mapper_id"]):
             raise NotFound("No such mapper")
     return web.Response(status=204)

@@ -53,6 +53,7 @@ def mapper_view(mapper: asyncpg.Record) -> dict[str, Any]:
         "entity": mapper["entity"],
         "name": mapper["name"],
         "definition": mapper["definition"],
+        "owner": mapper["owner"],
         "createdAt": _time(mapper["created_at"]),
         "updatedAt": _time(mapper["updated_at"]),
     }

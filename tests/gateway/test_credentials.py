@@ -78,6 +78,12 @@ async def test_an_overlong_credential_is_refused_without_asking_auth(gateway: Ga
     assert gateway.auth.calls == []
 
 
+async def test_an_overlong_opaque_bearer_token_is_refused_without_asking_auth(gateway: Gateway) -> None:
+    response = await gateway.client.get("/odata/products", headers={"Authorization": "Bearer " + "t" * 2000})
+    assert response.status == 401
+    assert gateway.auth.calls == []
+
+
 async def test_two_different_credentials_are_400(gateway: Gateway) -> None:
     key = gateway.auth.api_key(make_principal())
     headers = {"X-API-Key": key, "Authorization": "Bearer something"}

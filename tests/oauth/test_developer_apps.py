@@ -80,7 +80,7 @@ async def test_an_app_cannot_be_granted_rights_its_developer_lacks(oauth: OAuthH
     developer = await oauth.developer()
     response = await oauth.browser.post(
         "/api/apps",
-        json={"name": "x", "grant_types": ["client_credentials"], "permissions": ["users:delete"]},
+        json={"name": "x", "grant_types": ["client_credentials"], "permissions": ["orders:delete"]},
         headers=oauth.as_user(developer),
     )
     assert response.status == 403

@@ -21,7 +21,7 @@ from tests.oauth.conftest import ISSUER, OAuthHarness, wait_until
 APPS_READER = {"apps:read", "products:read"}
 
 
-async def call(gateway_url: str, token: str, path: str = "/api/authorizations") -> int:
+async def call(gateway_url: str, token: str, path: str = "/api/me") -> int:
     async with aiohttp.ClientSession() as session:
         async with session.get(gateway_url + path, headers={"Authorization": f"Bearer {token}"}) as response:
             return response.status
@@ -38,14 +38,15 @@ async def test_gateway_accepts_a_valid_jwt_and_the_backend_sees_its_principal(oa
     app, _, tokens = await user_tokens(oauth)
     async with aiohttp.ClientSession() as session:
         async with session.get(
-            gw.url + "/api/authorizations", headers={"Authorization": f"Bearer {tokens['access_token']}"}
+            gw.url + "/api/me", headers={"Authorization": f"Bearer {tokens['access_token']}"}
         ) as response:
             assert response.status == 200
             body = await response.json()
-    assert [entry["client_id"] for entry in body["authorizations"]] == [app["client_id"]]
+    assert body["principal"]["client_id"] == app["client_id"]
     principal = await gw.verifier.verify(tokens["access_token"])
     assert principal.credential_kind == "oauth_access" and principal.client_id == app["client_id"]
-    assert principal.permissions == frozenset({"apps:read", "products:read"}) and principal.scopes == ("read",)
+    # The read scope covers data only: the user's apps:read stays out of the app's token.
+    assert principal.permissions == frozenset({"products:read"}) and principal.scopes == ("read",)
 
 
 async def test_revoked_access_token_is_refused_within_one_second(oauth: OAuthHarness, gateway) -> None:

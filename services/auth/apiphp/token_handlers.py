@@ -11,7 +11,7 @@ from aiohttp import web
 from services.auth import inputs
 from services.auth.apiphp.keys import APIPHP_TOKENS
 from services.auth.apiphp.tokens import CREDENTIAL_KIND, TokenRequestError, parse_token_request
-from services.auth.http_inputs import caller
+from services.auth.http_inputs import caller, manager
 from services.auth.keys import CONTEXT, POOL
 from shared import apiphp_format
 from shared.errors import Forbidden, NotFound
@@ -70,12 +70,10 @@ async def revoke_presented_token(request: web.Request) -> web.Response:
 
 
 def _owner(request: web.Request) -> int:
-    principal = caller(request)
+    # A token handed to an application must not list or withdraw its owner's other grants.
+    principal = manager(request)
     if principal.user_id is None:
         raise Forbidden("Only users have api.php tokens")
-    if principal.credential_kind == CREDENTIAL_KIND:
-        # A token handed to an application must not list or withdraw its owner's other grants.
-        raise Forbidden("An api.php token cannot manage api.php tokens; use your own credential")
     return principal.user_id
 
 

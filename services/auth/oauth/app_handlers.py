@@ -1,5 +1,6 @@
 """The developer apps API (/api/apps) and the user's authorized apps (/api/authorizations), behind the gateway's
-signed principal. A developer sees and changes their own apps; an admin sees all. Someone else's app is a 404."""
+signed principal. A developer sees and changes their own apps; an admin sees all. Someone else's app is a 404.
+A third-party app's token manages none of it; it may only withdraw its own grant (as with RFC 7009)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ from typing import Any
 import asyncpg
 from aiohttp import web
 
+from services.auth.http_inputs import refuse_app_credential
 from services.auth.keys import POOL
 from services.auth.oauth import db
 from services.auth.oauth.clients import OAuthClient
 from services.auth.oauth.developer_apps import DeveloperApps, describe_app, parse_app_settings
 from services.auth.oauth.keys import OAUTH
+from services.auth.oauth.tokens import ACCESS_CREDENTIAL_KIND
 from shared.errors import BadRequest, Forbidden, NotFound
 from shared.principal import Principal, principal_from_request
 
@@ -22,6 +25,7 @@ MAX_CLIENT_ID_LENGTH = 64
 
 def _principal(request: web.Request, action: str) -> Principal:
     principal = principal_from_request(request, request.app[OAUTH].principal_key)
+    refuse_app_credential(principal)
     if principal.user_id is None:
         raise Forbidden("Only a user can manage developer apps and authorizations")
     principal.require("apps", action)
@@ -121,7 +125,9 @@ def _authorization_principal(request: web.Request) -> Principal:
 
 
 async def list_authorizations(request: web.Request) -> web.Response:
-    user_id = _authorization_principal(request).user_id
+    principal = _authorization_principal(request)
+    refuse_app_credential(principal)
+    user_id = principal.user_id
     assert user_id is not None
     async with request.app[POOL].acquire() as conn:
         rows = await db.list_consents(conn, user_id)
@@ -145,6 +151,9 @@ async def revoke_authorization(request: web.Request) -> web.Response:
     """Withdraw an app's access: the consent and every token it holds for this user, announced to the gateways."""
     principal = _authorization_principal(request)
     client_id = request.match_info["client_id"]
+    # An OAuth app may withdraw its own grant, never another app's (api.php client ids are anyone's to choose).
+    if principal.credential_kind != ACCESS_CREDENTIAL_KIND or principal.client_id != client_id:
+        refuse_app_credential(principal)
     assert principal.user_id is not None
     async with request.app[POOL].acquire() as conn:
         if len(client_id) > MAX_CLIENT_ID_LENGTH or not await db.has_consent(conn, principal.user_id, client_id):

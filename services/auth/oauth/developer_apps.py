@@ -24,7 +24,7 @@ from services.auth.oauth.clients import (
 from services.auth.oauth.errors import InvalidScope
 from services.auth.oauth.scopes import rights_of, validate_scope_list
 from services.auth.oauth.tokens import TokenService
-from services.auth.permissions import parse_permissions
+from services.auth.permissions import MANAGEMENT_PERMISSIONS, parse_permissions
 from shared.errors import BadRequest, Forbidden
 
 MAX_NAME_LENGTH = 100
@@ -87,6 +87,11 @@ def parse_app_settings(body: object, grantor_rights: frozenset[str], current: OA
     check_redirect_uris_for_grants(redirect_uris, grant_types)
     if "permissions" in body:
         granted = parse_permissions(body["permissions"], "permissions")
+        if granted & MANAGEMENT_PERMISSIONS:
+            raise BadRequest(
+                "An app's tokens cover data only; users, API keys and apps cannot be granted to it",
+                target="permissions",
+            )
         if not granted <= grantor_rights:
             raise Forbidden("An app cannot be granted permissions you do not hold", target="permissions")
     else:

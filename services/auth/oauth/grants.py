@@ -180,7 +180,8 @@ class ClientCredentialsGrant(Grant):
             raise UnauthorizedClient("The client's owner can no longer grant it access")
         owner_rights = effective_permissions(owner["is_admin"], owner["permissions"], None)
         rights = narrow(self.client.granted_permissions & owner_rights, scopes)
-        self.subject = Subject(None, f"client:{self.client.name}", False, rights, owner["not_before"])
+        # The client id, never its display name: another developer may give an app the same name.
+        self.subject = Subject(None, f"client:{self.client.client_id}", False, rights, owner["not_before"])
         self.scopes = tuple(scopes)
 
     async def create_response(self, conn: asyncpg.Connection) -> IssuedTokens:

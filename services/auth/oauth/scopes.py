@@ -1,11 +1,12 @@
 """Scopes and the rights they stand for.
 
 The vocabulary (RFC 6749 section 3.3: space-delimited, case-sensitive strings):
-- the seed's `read` (every resource's read) and `write` (every resource's create, update and delete);
-- per-resource scopes `resource:action`, the permission strings themselves (`products:read`, ...);
+- the seed's `read` (every data resource's read) and `write` (every data resource's create, update and delete);
+- per-resource scopes `resource:action` over the data resources, the permission strings themselves (`products:read`);
 - api.php app ids (seed 000: "scopes as app ids"): `shop` stands for the store's catalogue and orders.
 A token's rights are always an intersection: the user's permissions (or the rights granted to a client) narrowed
 by what its scopes stand for. A scope never adds a right.
+No scope stands for the management resources (users, API keys, apps): an app's token covers data, not credentials.
 """
 
 from __future__ import annotations
@@ -13,16 +14,18 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from services.auth.oauth.errors import InvalidScope
-from services.auth.permissions import ACTIONS, ALL_PERMISSIONS, RESOURCES
+from services.auth.permissions import ACTIONS, DATA_RESOURCES
 
 MAX_SCOPE_LENGTH = 2000
 WRITE_ACTIONS = ("create", "update", "delete")
 APP_SCOPES: dict[str, tuple[str, ...]] = {"shop": ("products", "categories", "customers", "orders")}
 
 _SCOPE_RIGHTS: dict[str, frozenset[str]] = {
-    "read": frozenset(f"{resource}:read" for resource in RESOURCES),
-    "write": frozenset(f"{resource}:{action}" for resource in RESOURCES for action in WRITE_ACTIONS),
-    **{permission: frozenset({permission}) for permission in ALL_PERMISSIONS},
+    "read": frozenset(f"{resource}:read" for resource in DATA_RESOURCES),
+    "write": frozenset(f"{resource}:{action}" for resource in DATA_RESOURCES for action in WRITE_ACTIONS),
+    **{
+        f"{resource}:{action}": frozenset({f"{resource}:{action}"}) for resource in DATA_RESOURCES for action in ACTIONS
+    },
     **{
         app: frozenset(f"{resource}:{action}" for resource in resources for action in ACTIONS)
         for app, resources in APP_SCOPES.items()

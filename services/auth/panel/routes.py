@@ -9,8 +9,8 @@
 | GET  /panel/users                                | users:read                                                 |
 | GET  /panel/users/new, POST /panel/users         | users:create (an admin user: admin; only permissions held) |
 | GET, POST /panel/users/{id}                      | users:update (an admin user: admin; admin flag: admin)     |
-| POST /panel/users/{id}/api-access                | users:update (the tick box's token, for panel.js)          |
-| POST /panel/users/{id}/api-token/regenerate      | users:update                                               |
+| POST /panel/users/{id}/api-access                | users:update, admin or every right of the user (panel.js)  |
+| POST /panel/users/{id}/api-token/regenerate      | users:update, admin or every right of the user             |
 | GET  /panel/apps, GET /panel/apps/{client_id}    | apps:read (own apps; every app: admin)                     |
 | GET  /panel/apps/new, POST /panel/apps           | apps:create                                                |
 | POST /panel/apps/{client_id}/secret/rotate       | apps:update                                                |

@@ -92,7 +92,7 @@ async def _current_token(
         return None, None
     try:
         shown = await accounts.show_api_token(request.app[CONTEXT], user.principal, target["id"])
-    except (Conflict, NotFound) as error:
+    except (Conflict, Forbidden, NotFound) as error:
         return None, error.message
     return shown["token"], None
 
@@ -196,5 +196,6 @@ async def enable_api_access(request: web.Request, user: PanelUser, form: Form) -
     except ApiError as error:
         return secret_json({"error": error.message}, status=error.status)
     if answer.get("token") is None:
-        return secret_json({"error": "The stored token cannot be shown; regenerate it"}, status=409)
+        # Already enabled: the token is never handed out again here; the Edit screen shows it to those who may see it.
+        return secret_json({"error": "API access is already enabled for this user; reload the page"}, status=409)
     return secret_json({"token": answer["token"], "username": answer["username"]})
