@@ -3,8 +3,8 @@
 Two kinds of counter:
 - a rate (GCRA, the generic cell rate algorithm): `limit` requests per `period`, spread evenly, with a burst of up
   to `limit`; one number per key (the theoretical arrival time), so it is exact across replicas;
-- a failure backoff: failures per key, forgotten after a quiet spell; past the free failures each further failure
-  doubles the wait before the next attempt, up to a ceiling.
+- a failure backoff: failures per key, forgotten after a quiet spell; from the `free_failures`-th on, each failure
+  imposes a wait before the next attempt, doubling each time, up to a ceiling.
 
 With Redis each operation is one Lua script, atomic on the server and timed by the server's clock, so replicas
 agree whatever their own clocks say. When Redis cannot be reached the counters fall back to this process's memory
@@ -102,8 +102,8 @@ class RateDecision:
 
 @dataclass(frozen=True)
 class BackoffPolicy:
-    free_failures: int  # failures without any wait
-    base_delay: float  # the wait after the first failure past the free ones; doubles with each further one
+    free_failures: int  # the count of failures at which waits start: that many attempts get no wait before them
+    base_delay: float  # the wait after failure number free_failures; doubles with each further failure
     max_delay: float
     forget_after: float  # seconds without a failure after which the count starts again from zero
 

@@ -2,9 +2,10 @@
 
 Failures are counted per (name, client address) and per client address, never per name alone: a stranger guessing
 the admin's password from elsewhere slows down only their own address, so they cannot lock the real admin out.
-Past the free failures each further one doubles the wait before the next attempt (up to a ceiling), and a quiet
-spell forgets them. Over the limit a caller gets a clear 429 with Retry-After, never a silent lock-out. Counted on
-the service's counters (shared/counters.py): in Redis, so they hold across replicas, or in memory.
+From the fifth failure of a name from one address on (the fiftieth from one address), each failure imposes a wait
+before the next attempt, doubling each time up to a ceiling, and a quiet spell forgets them. Within a wait a
+caller gets a clear 429 with Retry-After, never a silent lock-out. Counted on the service's counters
+(shared/counters.py): in Redis, so they hold across replicas, or in memory.
 """
 
 from __future__ import annotations
