@@ -134,3 +134,14 @@ class CommonConfig:
 
 def read_database_url(environ: Mapping[str, str]) -> str:
     return read_url(environ, "DATABASE_URL", ("postgresql", "postgres"))
+
+
+def read_redis_url(environ: Mapping[str, str]) -> Secret | None:
+    """REDIS_URL, or None when unset (counters then stay in memory); a Secret, since the URL may hold a password."""
+    value = environ.get("REDIS_URL", "").strip()
+    if not value:
+        return None
+    parts = urlsplit(value)
+    if parts.scheme not in ("redis", "rediss", "unix") or (parts.scheme != "unix" and not parts.hostname):
+        raise ConfigError("REDIS_URL is malformed: expected redis://host:port/db, rediss://... or unix://path")
+    return Secret(value)

@@ -8,7 +8,7 @@ from services.auth import lifecycle
 from services.auth.apiphp.setup import setup_apiphp
 from services.auth.config import Config
 from services.auth.crypto import CredentialHasher, TokenCipher
-from services.auth.keys import CIPHER, CONFIG, HASHER, THROTTLE, USAGE, VERIFIER
+from services.auth.keys import CIPHER, CONFIG, COUNTERS, HASHER, THROTTLE, USAGE, VERIFIER
 from services.auth.oauth.setup import setup_oauth
 from services.auth.outbox import announce_before_answering
 from services.auth.panel.setup import setup_panel
@@ -16,6 +16,7 @@ from services.auth.routes import add_routes
 from services.auth.throttle import FailedAttemptThrottle
 from services.auth.usage import UsageRecorder
 from services.auth.verification import Verifier
+from shared.counters import Counters
 from shared.errors import error_middleware
 from shared.health import add_health_routes
 from shared.logs import request_id_middleware
@@ -30,9 +31,11 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app[HASHER] = CredentialHasher(config.secret_pepper.bytes)
     app[CIPHER] = TokenCipher(config.encryption_key.bytes)
-    app[THROTTLE] = FailedAttemptThrottle()
+    app[COUNTERS] = Counters(f"{config.common.bus_prefix}:auth:")
+    app[THROTTLE] = FailedAttemptThrottle(app[COUNTERS], "verify")
     app[USAGE] = UsageRecorder()
     app[VERIFIER] = Verifier(app[HASHER], app[THROTTLE], app[USAGE], config.verify_cache_ttl)
+    app.cleanup_ctx.append(lifecycle.shared_counters)
     app.cleanup_ctx.append(lifecycle.database)
     app.cleanup_ctx.append(lifecycle.message_bus)
     app.cleanup_ctx.append(lifecycle.housekeeping)
@@ -40,7 +43,7 @@ def create_app(config: Config) -> web.Application:
     add_health_routes(app, {"postgresql": lifecycle.check_database, "rabbitmq": lifecycle.check_bus})
     add_routes(app)
     # After the cleanup contexts above: OAuth uses the pool and the bus they open.
-    setup_oauth(app, config, config.oauth)
+    setup_oauth(app, config, config.oauth, app[COUNTERS])
     # Both sign users in with the OAuth session store, so they come after it.
     setup_apiphp(app)
     setup_panel(app)

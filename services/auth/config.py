@@ -15,6 +15,9 @@ ENCRYPTION_KEY       key material for the AES-GCM copy of API tokens shown to ad
                      the AES key is derived from it with HKDF); changing it makes stored tokens undisplayable
 VERIFY_CACHE_TTL     seconds the gateway may cache a verified principal, never past the credential's expiry
                      (default: 60)
+REDIS_URL            Redis that every replica counts failed logins and credentials in, so the throttles hold
+                     across replicas (default: unset, each replica counts in its own memory; so it does while
+                     Redis is down)
 
 OAuth 2.0 settings (OAUTH_ISSUER, OAUTH_AUDIENCE, OAUTH_ACCESS_TOKEN_TTL, ...) are listed in
 services/auth/oauth/config.py.
@@ -26,7 +29,15 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from services.auth.oauth.config import OAuthConfig
-from shared.config import CommonConfig, Secret, read_database_url, read_float, read_int, read_secret
+from shared.config import (
+    CommonConfig,
+    Secret,
+    read_database_url,
+    read_float,
+    read_int,
+    read_redis_url,
+    read_secret,
+)
 
 DEFAULT_PORT = 8081
 
@@ -40,6 +51,7 @@ class Config:
     encryption_key: Secret
     verify_cache_ttl: int
     oauth: OAuthConfig
+    redis_url: Secret | None = None
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
@@ -51,6 +63,7 @@ class Config:
             encryption_key=read_secret(environ, "ENCRYPTION_KEY"),
             verify_cache_ttl=read_int(environ, "VERIFY_CACHE_TTL", 60, 0, 86_400),
             oauth=OAuthConfig.from_env(environ),
+            redis_url=read_redis_url(environ),
         )
 
     def __repr__(self) -> str:

@@ -13,12 +13,14 @@ from services.auth.outbox import OUTBOX as OUTBOX
 from services.auth.throttle import FailedAttemptThrottle
 from services.auth.usage import UsageRecorder
 from services.auth.verification import Verifier
+from shared.counters import Counters
 
 CONFIG = web.AppKey("config", Config)
 POOL = web.AppKey("pool", asyncpg.Pool)
 BUS = web.AppKey("bus", AbstractRobustConnection)
 HASHER = web.AppKey("hasher", CredentialHasher)
 CIPHER = web.AppKey("cipher", TokenCipher)
+COUNTERS = web.AppKey("counters", Counters)
 THROTTLE = web.AppKey("throttle", FailedAttemptThrottle)
 USAGE = web.AppKey("usage", UsageRecorder)
 VERIFIER = web.AppKey("verifier", Verifier)

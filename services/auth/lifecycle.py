@@ -13,9 +13,10 @@ from aiohttp import web
 from services.auth.api_keys import announce_expired_keys
 from services.auth.context import AuthContext
 from services.auth.events import RevocationPublisher
-from services.auth.keys import BUS, CIPHER, CONFIG, CONTEXT, HASHER, OUTBOX, POOL, THROTTLE, USAGE
+from services.auth.keys import BUS, CIPHER, CONFIG, CONTEXT, COUNTERS, HASHER, OUTBOX, POOL, USAGE
 from services.auth.outbox import OutboxPublisher
 from shared import bus
+from shared.counters import redis_counters
 from shared.db import apply_migrations, close_pool, create_pool
 from shared.service import connect_with_retry
 
@@ -26,7 +27,6 @@ SCHEMA = "auth"
 # Expired keys are announced within about this long; uses and failed attempts are written every few ticks.
 HOUSEKEEPING_INTERVAL_SECONDS = 1.0
 USAGE_FLUSH_EVERY_TICKS = 5
-THROTTLE_PRUNE_EVERY_TICKS = 60
 
 
 async def open_database(config_url: str, timeout: float) -> asyncpg.Pool:
@@ -37,6 +37,14 @@ async def open_database(config_url: str, timeout: float) -> asyncpg.Pool:
         await close_pool(pool)
         raise
     return pool
+
+
+async def shared_counters(app: web.Application) -> AsyncIterator[None]:
+    """Throttles counted in Redis when REDIS_URL is set (connected lazily: a Redis that is down only means memory
+    counting until it answers)."""
+    url = app[CONFIG].redis_url
+    async with redis_counters(app[COUNTERS], url.value if url is not None else None):
+        yield
 
 
 async def database(app: web.Application) -> AsyncIterator[None]:
@@ -105,8 +113,6 @@ async def _housekeeping_loop(app: web.Application) -> None:
             await announce_expired_keys(app[CONTEXT])
             if tick % USAGE_FLUSH_EVERY_TICKS == 0:
                 await app[USAGE].flush(app[POOL])
-            if tick % THROTTLE_PRUNE_EVERY_TICKS == 0:
-                app[THROTTLE].prune()
         except Exception as error:  # a background loop outlives any one failed round; the next tick retries
             log.warning("housekeeping failed, will retry: %s", type(error).__name__)
 

@@ -1,77 +1,69 @@
-"""Throttling of failed verification attempts, per username and per client address.
+"""Throttling of failed attempts (logins, credentials, OAuth client secrets) with growing delays.
 
-Over the limit a caller gets a clear 429 with Retry-After (never a silent lock-out): the window slides, so the
-real user can sign in again as soon as the oldest failure in it has aged out.
+Failures are counted per (name, client address) and per client address, never per name alone: a stranger guessing
+the admin's password from elsewhere slows down only their own address, so they cannot lock the real admin out.
+From the fifth failure of a name from one address on (the fiftieth from one address), each failure imposes a wait
+before the next attempt, doubling each time up to a ceiling, and a quiet spell forgets them. Within a wait a
+caller gets a clear 429 with Retry-After, never a silent lock-out. Counted on the service's counters
+(shared/counters.py): in Redis, so they hold across replicas, or in memory.
 """
 
 from __future__ import annotations
 
+import hashlib
 import math
-import time
-from collections import deque
-from collections.abc import Callable
 
-DEFAULT_WINDOW_SECONDS = 300.0
-DEFAULT_USERNAME_LIMIT = 10
-DEFAULT_CLIENT_LIMIT = 50
-# Bounded memory whatever an attacker sends: past this many tracked names the expired ones are pruned,
-# then the oldest tracked ones are dropped.
-MAX_TRACKED = 100_000
+from shared.counters import BackoffPolicy, Counters
+
+# One name from one address: a user who mistypes a few times barely notices; a guesser soon waits minutes.
+PAIR_POLICY = BackoffPolicy(free_failures=5, base_delay=1.0, max_delay=900.0, forget_after=900.0)
+# One address across every name (spraying one password over many accounts): more room for shared addresses.
+ADDRESS_POLICY = BackoffPolicy(free_failures=50, base_delay=1.0, max_delay=900.0, forget_after=900.0)
+UNKNOWN_ADDRESS = "-"
+
+
+def _digest(*parts: str) -> str:
+    """Names in keys are hashed: bounded length, and no user names in the counter store."""
+    return hashlib.sha256("\x00".join(parts).encode()).hexdigest()[:32]
 
 
 class FailedAttemptThrottle:
     def __init__(
         self,
+        counters: Counters,
+        kind: str,
         *,
-        username_limit: int = DEFAULT_USERNAME_LIMIT,
-        client_limit: int = DEFAULT_CLIENT_LIMIT,
-        window_seconds: float = DEFAULT_WINDOW_SECONDS,
-        clock: Callable[[], float] = time.monotonic,
+        pair_policy: BackoffPolicy = PAIR_POLICY,
+        address_policy: BackoffPolicy = ADDRESS_POLICY,
     ) -> None:
-        self.username_limit = username_limit
-        self.client_limit = client_limit
-        self.window = window_seconds
-        self._clock = clock
-        self._failures: dict[tuple[str, str], deque[float]] = {}
+        self.counters = counters
+        self.kind = kind
+        self.pair_policy = pair_policy
+        self.address_policy = address_policy
 
-    def _keys(self, username: str | None, client_ip: str | None) -> list[tuple[tuple[str, str], int]]:
+    def _keys(self, name: str | None, client_ip: str | None) -> list[tuple[str, BackoffPolicy]]:
+        address = client_ip or UNKNOWN_ADDRESS
         keys = []
-        if username is not None:
-            keys.append((("user", username.lower()), self.username_limit))
+        if name is not None:
+            keys.append((f"{self.kind}:pair:{_digest(name.lower(), address)}", self.pair_policy))
         if client_ip is not None:
-            keys.append((("ip", client_ip), self.client_limit))
+            keys.append((f"{self.kind}:address:{_digest(client_ip)}", self.address_policy))
         return keys
 
-    def retry_after(self, username: str | None, client_ip: str | None) -> int | None:
+    async def retry_after(self, name: str | None, client_ip: str | None) -> int | None:
         """Seconds until this caller may try again, or None when it may try now."""
-        now = self._clock()
         wait = 0.0
-        for key, limit in self._keys(username, client_ip):
-            failures = self._failures.get(key)
-            if failures is None:
-                continue
-            while failures and failures[0] <= now - self.window:
-                failures.popleft()
-            if len(failures) >= limit:
-                wait = max(wait, failures[-limit] + self.window - now)
+        for key, policy in self._keys(name, client_ip):
+            wait = max(wait, await self.counters.failure_wait(key, policy))
         return max(1, math.ceil(wait)) if wait > 0 else None
 
-    def record_failure(self, username: str | None, client_ip: str | None) -> None:
-        now = self._clock()
-        if len(self._failures) >= MAX_TRACKED:
-            self.prune()
-        for key, limit in self._keys(username, client_ip):
-            failures = self._failures.get(key)
-            if failures is None:
-                while len(self._failures) >= MAX_TRACKED:
-                    del self._failures[next(iter(self._failures))]
-                failures = self._failures[key] = deque(maxlen=limit)
-            failures.append(now)
+    async def record_failure(self, name: str | None, client_ip: str | None) -> None:
+        for key, policy in self._keys(name, client_ip):
+            await self.counters.record_failure(key, policy)
 
-    def prune(self) -> None:
-        horizon = self._clock() - self.window
-        for key in [key for key, failures in self._failures.items() if not failures or failures[-1] <= horizon]:
-            del self._failures[key]
-
-    def __len__(self) -> int:
-        return len(self._failures)
+    async def record_success(self, name: str | None, client_ip: str | None) -> None:
+        """The name's own count from this address starts again; the address's count does not (an attacker with
+        one valid account must not be able to reset their address between guesses at others)."""
+        if name is not None:
+            key, policy = self._keys(name, client_ip)[0]
+            await self.counters.clear_failures(key, policy)

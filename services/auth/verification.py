@@ -112,7 +112,7 @@ class Verifier:
         self._bearer_checks.append(check)
 
     async def verify(self, conn: asyncpg.Connection, request: VerifyRequest) -> Verified:
-        wait = self._throttle.retry_after(request.username, request.client_ip)
+        wait = await self._throttle.retry_after(request.username, request.client_ip)
         if wait is not None:
             raise TooManyRequests("Too many failed attempts; try again later", headers={"Retry-After": str(wait)})
         if request.kind == "api_key":
@@ -123,9 +123,11 @@ class Verifier:
         else:
             verified = await self._verify_bearer(conn, request.secret)
         if verified is None:
-            self._throttle.record_failure(request.username, request.client_ip)
+            await self._throttle.record_failure(request.username, request.client_ip)
             self._usage.failed(request.kind, request.client_ip, request.username)
             raise InvalidCredential()
+        if request.username is not None:
+            await self._throttle.record_success(request.username, request.client_ip)
         return verified
 
     async def _verify_bearer(self, conn: asyncpg.Connection, token: str) -> Verified | None:

@@ -9,6 +9,7 @@ from collections.abc import AsyncIterator
 import aiohttp
 from aiohttp import web
 
+from services.gateway.breaker import AuthBreaker
 from services.gateway.cache import PrincipalCache
 from services.gateway.config import Config
 from services.gateway.cors import CorsPolicy
@@ -20,6 +21,7 @@ from services.gateway.keys import (
     CACHE,
     CONFIG,
     CORS,
+    COUNTERS,
     FORWARDER,
     JWT_VERIFIER,
     LIMITER,
@@ -40,6 +42,7 @@ from services.gateway.transport import TransportPolicy
 from services.gateway.verification import AuthClient, CredentialVerifier
 from shared import bus
 from shared.bus import Topology
+from shared.counters import Counters, redis_counters
 from shared.errors import error_middleware
 from shared.health import add_health_routes
 from shared.logs import request_id_middleware
@@ -64,7 +67,12 @@ async def http_clients(app: web.Application) -> AsyncIterator[None]:
     auth = AuthClient(session, config.auth_url, key, config.verify_timeout)
     app[SESSION] = session
     app[AUTH_CLIENT] = auth
-    app[VERIFIER] = CredentialVerifier(auth, app[CACHE], app.get(JWT_VERIFIER))
+    breaker = AuthBreaker(
+        auth.check_health,
+        threshold=config.verify_breaker_threshold,
+        probe_interval=config.verify_breaker_probe_interval,
+    )
+    app[VERIFIER] = CredentialVerifier(auth, app[CACHE], app.get(JWT_VERIFIER), breaker)
     app[FORWARDER] = Forwarder(
         session,
         config.upstreams,
@@ -76,7 +84,16 @@ async def http_clients(app: web.Application) -> AsyncIterator[None]:
     try:
         yield
     finally:
+        await breaker.close()
         await session.close()
+
+
+async def shared_counters(app: web.Application) -> AsyncIterator[None]:
+    """Rate limits counted in Redis when REDIS_URL is set (connected lazily: a Redis that is down at start-up only
+    means memory counting until it answers)."""
+    url = app[CONFIG].redis_url
+    async with redis_counters(app[COUNTERS], url.value if url is not None else None):
+        yield
 
 
 async def revocation_events(app: web.Application) -> AsyncIterator[None]:
@@ -137,8 +154,9 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app[METRICS] = metrics
     app[ROUTE_TABLE] = RouteTable(ROUTES)
-    app[CACHE] = PrincipalCache(config.verify_cache_size, config.verify_cache_max_age)
-    app[LIMITER] = RateLimiter(config.rate_limit_window)
+    app[CACHE] = PrincipalCache(config.verify_cache_size, config.verify_cache_max_age, grace=config.verify_outage_grace)
+    app[COUNTERS] = Counters(f"{config.common.bus_prefix}:gateway:")
+    app[LIMITER] = RateLimiter(app[COUNTERS], config.rate_limit_window)
     app[TRANSPORT] = TransportPolicy(config.trusted_proxies, config.allow_insecure_http)
     app[CORS] = CorsPolicy(config.cors_origins)
     app[JWT_VERIFIER] = JwtVerifier(
@@ -148,6 +166,7 @@ def create_app(config: Config) -> web.Application:
         require_loaded_revocations=True,
     )
     app[REVOCATION_SYNC] = RevocationSync()
+    app.cleanup_ctx.append(shared_counters)
     app.cleanup_ctx.append(http_clients)
     app.cleanup_ctx.append(revocation_events)
     app.cleanup_ctx.append(revocation_state)

@@ -3,6 +3,10 @@
 Keys are keyed digests of the credential (never the secret itself). An entry lives at most max_age seconds,
 never past the auth service's cache_ttl nor the principal's own expiry; the least recently used entry goes
 first when the cache is full. Revocation evicts by credential id or by user id.
+
+An entry past its deadline no longer answers `get`, but it is kept for `grace` more seconds, so that during an
+auth-service outage a principal verified before it can still be answered by `get_stale` (never past the
+principal's own expiry, and gone at once on revocation like any entry).
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ from shared.principal import Principal
 class CacheEntry:
     principal: Principal
     deadline: float  # monotonic
+    stale_deadline: float  # monotonic; usable by get_stale until then
 
 
 class PrincipalCache:
@@ -28,9 +33,11 @@ class PrincipalCache:
         max_age: float,
         clock: Callable[[], float] = time.monotonic,
         wall_clock: Callable[[], float] = time.time,
+        grace: float = 0.0,
     ) -> None:
         self.max_entries = max_entries
         self.max_age = max_age
+        self.grace = grace
         self._clock = clock
         self._wall_clock = wall_clock
         self._entries: OrderedDict[bytes, CacheEntry] = OrderedDict()
@@ -41,6 +48,7 @@ class PrincipalCache:
         self.generation = 0
         self.hits = 0
         self.misses = 0
+        self.stale_hits = 0
 
     def __len__(self) -> int:
         return len(self._entries)
@@ -50,8 +58,10 @@ class PrincipalCache:
         if entry is None:
             self.misses += 1
             return None
-        if self._clock() >= entry.deadline:
-            self._remove(key)
+        now = self._clock()
+        if now >= entry.deadline:
+            if now >= entry.stale_deadline:
+                self._remove(key)
             self.misses += 1
             return None
         self._entries.move_to_end(key)
@@ -67,13 +77,28 @@ class PrincipalCache:
             return False
         if key in self._entries:
             self._remove(key)
-        self._entries[key] = CacheEntry(principal, self._clock() + lifetime)
+        deadline = self._clock() + lifetime
+        self._entries[key] = CacheEntry(principal, deadline, deadline + self.grace)
         self._by_credential.setdefault(principal.credential_id, set()).add(key)
         if principal.user_id is not None:
             self._by_user.setdefault(principal.user_id, set()).add(key)
         while len(self._entries) > self.max_entries:
             self._remove(next(iter(self._entries)))
         return True
+
+    def get_stale(self, key: bytes) -> Principal | None:
+        """The principal of a fresh or aged-out entry still within its grace period (for auth outages only)."""
+        entry = self._entries.get(key)
+        if entry is None:
+            return None
+        if self._clock() >= entry.stale_deadline:
+            self._remove(key)
+            return None
+        expires_at = entry.principal.expires_at
+        if expires_at is not None and expires_at <= self._wall_clock():
+            return None
+        self.stale_hits += 1
+        return entry.principal
 
     def evict_credential(self, credential_id: str) -> int:
         self.generation += 1

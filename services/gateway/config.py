@@ -20,13 +20,20 @@ VERIFY_TIMEOUT        seconds the auth service gets to answer a verification bef
 VERIFY_CACHE_SIZE     most verified principals kept in memory (default 10000; 0 disables the cache)
 VERIFY_CACHE_MAX_AGE  most seconds a verified principal is reused without asking the auth service again
                       (default 60; never past the credential's expiry nor the auth service's cache_ttl)
+VERIFY_BREAKER_THRESHOLD  consecutive failed verifications (timeouts, errors) after which the gateway stops
+                      asking the auth service and answers 503 with Retry-After at once, probing it in the
+                      background until it answers (default 3; 0 disables the breaker)
+VERIFY_BREAKER_PROBE_INTERVAL  seconds between probes of the auth service while the breaker is open (default 2)
+VERIFY_OUTAGE_GRACE   seconds past its cache entry's end that a principal verified before an auth outage keeps
+                      working during the outage, while the revocation bus is connected (default 300; 0 = none)
 RATE_LIMIT_WINDOW     length of a rate-limit window in seconds (default 60)
 RATE_LIMIT_API_KEY    requests per window for one API key (default 6000; 0 = unlimited)
 RATE_LIMIT_BASIC      requests per window for one user's Basic API token (default 6000; 0 = unlimited)
 RATE_LIMIT_BEARER     requests per window for one bearer token (default 6000; 0 = unlimited)
 RATE_LIMIT_ANONYMOUS  requests per window from one client address without a valid credential: public routes and
-                      refused credentials (default 300; 0 = unlimited). Each replica counts on its own, so N
-                      replicas allow up to N times these limits.
+                      refused credentials (default 300; 0 = unlimited)
+REDIS_URL             Redis that every replica counts rate limits in, so they hold across replicas (default: unset,
+                      each replica counts in its own memory; while Redis is down, it does so too)
 ALLOW_INSECURE_HTTP   accept API keys and Basic credentials over plain HTTP from any address (default false;
                       loopback clients and trusted proxies saying X-Forwarded-Proto: https are always accepted)
 TRUSTED_PROXIES       comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and
@@ -50,7 +57,17 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from shared.config import CommonConfig, ConfigError, read_bool, read_float, read_int, read_str, read_url
+from shared.config import (
+    CommonConfig,
+    ConfigError,
+    Secret,
+    read_bool,
+    read_float,
+    read_int,
+    read_redis_url,
+    read_str,
+    read_url,
+)
 
 DEFAULT_PORT = 8080
 DEFAULT_MAX_BODY_BYTES = 110 * 1024 * 1024
@@ -71,6 +88,9 @@ class Config:
     verify_timeout: float
     verify_cache_size: int
     verify_cache_max_age: float
+    verify_breaker_threshold: int
+    verify_breaker_probe_interval: float
+    verify_outage_grace: float
     rate_limit_window: float
     rate_limits: dict[str, int]  # by credential kind: api_key, basic, bearer, anonymous
     allow_insecure_http: bool
@@ -80,6 +100,7 @@ class Config:
     tls_key_file: Path | None
     oauth_issuer: str
     oauth_audience: str
+    redis_url: Secret | None = None
 
     def tls_context(self) -> ssl.SSLContext | None:
         """The server's TLS context, or None for plain HTTP."""
@@ -114,6 +135,9 @@ class Config:
             verify_timeout=read_float(environ, "VERIFY_TIMEOUT", 5.0, 0.01, 120.0),
             verify_cache_size=read_int(environ, "VERIFY_CACHE_SIZE", 10_000, 0, 10_000_000),
             verify_cache_max_age=read_float(environ, "VERIFY_CACHE_MAX_AGE", 60.0, 0.0, 86_400.0),
+            verify_breaker_threshold=read_int(environ, "VERIFY_BREAKER_THRESHOLD", 3, 0, 1000),
+            verify_breaker_probe_interval=read_float(environ, "VERIFY_BREAKER_PROBE_INTERVAL", 2.0, 0.05, 600.0),
+            verify_outage_grace=read_float(environ, "VERIFY_OUTAGE_GRACE", 300.0, 0.0, 86_400.0),
             rate_limit_window=read_float(environ, "RATE_LIMIT_WINDOW", 60.0, 1.0, 86_400.0),
             rate_limits={
                 "api_key": read_int(environ, "RATE_LIMIT_API_KEY", 6000, 0, 10**9),
@@ -124,6 +148,7 @@ class Config:
             allow_insecure_http=read_bool(environ, "ALLOW_INSECURE_HTTP", False),
             trusted_proxies=_read_networks(environ, "TRUSTED_PROXIES"),
             cors_origins=_read_origins(environ, "CORS_ORIGINS"),
+            redis_url=read_redis_url(environ),
             **_read_tls_files(environ),
             **_read_oauth(environ),
         )

@@ -6,7 +6,18 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.gateway.credentials import BUFFERED_FORM, read_credential, read_form_credential
-from services.gateway.keys import CACHE, CONFIG, CORS, FORWARDER, LIMITER, METRICS, ROUTE_TABLE, TRANSPORT, VERIFIER
+from services.gateway.keys import (
+    CACHE,
+    CONFIG,
+    CORS,
+    COUNTERS,
+    FORWARDER,
+    LIMITER,
+    METRICS,
+    ROUTE_TABLE,
+    TRANSPORT,
+    VERIFIER,
+)
 from services.gateway.metrics import ROUTE_LABEL
 from services.gateway.openapi import build_document, render_docs
 from services.gateway.ratelimit import Quota
@@ -29,14 +40,14 @@ async def front_door(request: web.Request) -> web.StreamResponse:
     try:
         principal: Principal | None = None
         if rule.public:
-            quota = _count(request, "anonymous", f"address:{client.address}")
+            quota = await _count(request, "anonymous", f"address:{client.address}")
         else:
             principal, quota = await _authenticate(request, rule, client)
         headers = {**(quota.headers() if quota else {}), **cors.headers(request, rule)}
         return await app[FORWARDER].forward(request, rule, principal, client, headers)
     except ApiError as error:
         if quota is None and "RateLimit-Limit" not in error.headers:
-            quota = _peek(request, f"address:{client.address}")
+            quota = await _peek(request, f"address:{client.address}")
         error.headers = {**(quota.headers() if quota else {}), **error.headers, **cors.headers(request, rule)}
         return rule.envelope(error, request)
 
@@ -58,7 +69,7 @@ async def _establish_principal(
     request: web.Request, rule: RouteRule, client: ClientConnection
 ) -> tuple[Principal, Quota | None]:
     failures_key = f"failed:{client.address}"
-    guard = _peek(request, failures_key)
+    guard = await _peek(request, failures_key)
     if guard is not None and guard.remaining <= 0:
         raise guard.refusal()
     try:
@@ -76,33 +87,42 @@ async def _establish_principal(
     except Unauthorized as error:
         # Failed attempts count against the address, so guessing credentials is throttled here,
         # before it reaches the auth service.
-        failures = _count(request, "anonymous", failures_key, enforce=False)
+        failures = await _count(request, "anonymous", failures_key, enforce=False)
         if failures is not None:
             error.headers = {**failures.headers(), **error.headers}
         raise
-    quota = _count(request, credential.kind, f"{principal.credential_kind}:{principal.credential_id}")
+    quota = await _count(request, credential.kind, rate_limit_key(principal))
     if rule.permission is not None and not (principal.is_admin or principal.can(*rule.permission)):
         raise credential.forbidden(*rule.permission)
     return principal, quota
 
 
-def _count(request: web.Request, kind: str, key: str, *, enforce: bool = True) -> Quota | None:
+def rate_limit_key(principal: Principal) -> str:
+    """What one budget is counted against: the API key, the user's API token, or the OAuth client (with the user it
+    acts for), so that minting or refreshing tokens never starts a fresh budget."""
+    if principal.client_id is not None:
+        return f"oauth_client:{principal.client_id}:{principal.user_id if principal.user_id is not None else '-'}"
+    return f"{principal.credential_kind}:{principal.credential_id}"
+
+
+async def _count(request: web.Request, kind: str, key: str, *, enforce: bool = True) -> Quota | None:
     limit = request.app[CONFIG].rate_limits.get(kind, 0)
     if limit <= 0:
         return None
-    quota = request.app[LIMITER].hit(key, limit)
+    quota = await request.app[LIMITER].hit(key, limit)
     if enforce and quota.exceeded:
         raise quota.refusal()
     return quota
 
 
-def _peek(request: web.Request, key: str) -> Quota | None:
+async def _peek(request: web.Request, key: str) -> Quota | None:
     limit = request.app[CONFIG].rate_limits.get("anonymous", 0)
-    return request.app[LIMITER].peek(key, limit) if limit > 0 else None
+    return await request.app[LIMITER].peek(key, limit) if limit > 0 else None
 
 
 async def serve_metrics(request: web.Request) -> web.Response:
-    text = request.app[METRICS].render(request.app[CACHE])
+    app = request.app
+    text = app[METRICS].render(app[CACHE], app[COUNTERS], app[VERIFIER].breaker if VERIFIER in app else None)
     return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"Cache-Control": "no-store"})
 
 

@@ -16,6 +16,7 @@ from services.gateway.revocations import RevocationConsumer, RevocationSync
 from services.gateway.routes import RouteTable
 from services.gateway.transport import TransportPolicy
 from services.gateway.verification import AuthClient, CredentialVerifier, JwtVerifier
+from shared.counters import Counters
 
 CONFIG = web.AppKey("config", Config)
 ROUTE_TABLE = web.AppKey("route_table", RouteTable)
@@ -28,6 +29,7 @@ FORWARDER = web.AppKey("forwarder", Forwarder)
 BUS = web.AppKey("bus", AbstractRobustConnection)
 REVOCATIONS = web.AppKey("revocations", RevocationConsumer)
 REVOCATION_SYNC = web.AppKey("revocation_sync", RevocationSync)
+COUNTERS = web.AppKey("counters", Counters)
 LIMITER = web.AppKey("limiter", RateLimiter)
 TRANSPORT = web.AppKey("transport", TransportPolicy)
 CORS = web.AppKey("cors", CorsPolicy)

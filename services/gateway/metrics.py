@@ -11,7 +11,9 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from services.gateway.breaker import AuthBreaker
 from services.gateway.cache import PrincipalCache
+from shared.counters import Counters
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0)
 ROUTE_LABEL = web.RequestKey("gateway_route", str)
@@ -41,7 +43,9 @@ class Metrics:
     def auth_outcome(self, outcome: str) -> None:
         self.auth_outcomes[outcome] += 1
 
-    def render(self, cache: PrincipalCache) -> str:
+    def render(
+        self, cache: PrincipalCache, counters: Counters | None = None, breaker: AuthBreaker | None = None
+    ) -> str:
         lines = [
             "# HELP gateway_requests_total Requests answered, by route pattern, method and status.",
             "# TYPE gateway_requests_total counter",
@@ -77,7 +81,29 @@ class Metrics:
             "# HELP gateway_verify_cache_entries Principals currently cached.",
             "# TYPE gateway_verify_cache_entries gauge",
             f"gateway_verify_cache_entries {len(cache)}",
+            "# HELP gateway_verify_outage_grace_total Principals accepted in the grace period of an auth outage.",
+            "# TYPE gateway_verify_outage_grace_total counter",
+            f"gateway_verify_outage_grace_total {cache.stale_hits}",
         ]
+        if breaker is not None:
+            lines += [
+                "# HELP gateway_auth_breaker_open 1 while the circuit breaker refuses to call the auth service.",
+                "# TYPE gateway_auth_breaker_open gauge",
+                f"gateway_auth_breaker_open {int(breaker.is_open)}",
+                "# HELP gateway_auth_breaker_opened_total Times the breaker opened.",
+                "# TYPE gateway_auth_breaker_opened_total counter",
+                f"gateway_auth_breaker_opened_total {breaker.opened_total}",
+            ]
+        if counters is not None:
+            lines += [
+                "# HELP ratelimit_backend_fallback_total Rate-limit decisions taken in this replica's memory because "
+                "Redis was unreachable.",
+                "# TYPE ratelimit_backend_fallback_total counter",
+                f"ratelimit_backend_fallback_total {counters.fallbacks}",
+                "# HELP ratelimit_backend_degraded 1 while Redis is configured but unreachable.",
+                "# TYPE ratelimit_backend_degraded gauge",
+                f"ratelimit_backend_degraded {int(counters.degraded)}",
+            ]
         return "\n".join(lines) + "\n"
 
 

@@ -1,18 +1,17 @@
-"""Rate limits: fixed windows counted in memory, per credential and per client address.
+"""Rate limits per credential and per client address, counted by GCRA (shared/counters.py).
 
-Each gateway replica counts on its own, so with N replicas behind a balancer a client may make up to N times the
-configured limit; the limits are a guard against runaway clients, not an exact quota. The answer carries
-RateLimit-Limit, RateLimit-Remaining and RateLimit-Reset (IETF draft "RateLimit header fields for HTTP"), and a
-429 with Retry-After once the window's budget is spent.
+With REDIS_URL every replica counts in Redis, so N replicas together allow the configured limit, not N times it;
+without it, or while Redis is down, each replica counts in its own memory. The answer carries RateLimit-Limit,
+RateLimit-Remaining and RateLimit-Reset (IETF draft "RateLimit header fields for HTTP"), and a 429 with Retry-After
+once the budget is spent.
 """
 
 from __future__ import annotations
 
 import math
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
+from shared.counters import Counters, RateDecision
 from shared.errors import TooManyRequests
 
 
@@ -20,11 +19,19 @@ from shared.errors import TooManyRequests
 class Quota:
     limit: int
     remaining: int
-    reset: int  # seconds until the window ends
+    reset: int  # seconds until the whole budget is available again
+    retry_after: int  # seconds until one more request is allowed
+    exceeded: bool = False
 
-    @property
-    def exceeded(self) -> bool:
-        return self.remaining < 0
+    @classmethod
+    def of(cls, limit: int, decision: RateDecision) -> Quota:
+        return cls(
+            limit,
+            decision.remaining,
+            max(1, math.ceil(decision.reset_after)),
+            max(1, math.ceil(decision.retry_after)),
+            not decision.allowed,
+        )
 
     def headers(self) -> dict[str, str]:
         return {
@@ -35,38 +42,21 @@ class Quota:
 
     def refusal(self) -> TooManyRequests:
         return TooManyRequests(
-            f"Rate limit of {self.limit} requests per window exceeded; retry in {self.reset} s",
-            headers={**self.headers(), "Retry-After": str(self.reset)},
+            f"Rate limit of {self.limit} requests per window exceeded; retry in {self.retry_after} s",
+            headers={**self.headers(), "Retry-After": str(self.retry_after)},
         )
 
 
 class RateLimiter:
-    """Counts requests per key in fixed windows; keeps at most max_keys keys (the oldest windows go first)."""
+    """`limit` requests per `window` seconds per key, on the service's counters."""
 
-    def __init__(self, window: float, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic) -> None:
+    def __init__(self, counters: Counters, window: float) -> None:
+        self.counters = counters
         self.window = window
-        self.max_keys = max_keys
-        self._clock = clock
-        self._counts: dict[str, tuple[float, int]] = {}
 
-    def hit(self, key: str, limit: int) -> Quota:
-        """Count one request; the quota says whether it is within the limit."""
-        return self._account(key, limit, 1)
+    async def hit(self, key: str, limit: int) -> Quota:
+        """Count one request; the quota says whether it was within the limit (a refused one is not counted)."""
+        return Quota.of(limit, await self.counters.rate(key, limit, self.window, 1))
 
-    def peek(self, key: str, limit: int) -> Quota:
-        return self._account(key, limit, 0)
-
-    def _account(self, key: str, limit: int, cost: int) -> Quota:
-        now = self._clock()
-        started, count = self._counts.get(key, (now, 0))
-        if now - started >= self.window:
-            started, count = now, 0
-        count += cost
-        if cost:
-            # Re-inserting keeps the dict ordered by last use, so trimming drops the stalest keys.
-            self._counts.pop(key, None)
-            self._counts[key] = (started, count)
-            while len(self._counts) > self.max_keys:
-                del self._counts[next(iter(self._counts))]
-        reset = max(1, math.ceil(started + self.window - now))
-        return Quota(limit, limit - count, reset)
+    async def peek(self, key: str, limit: int) -> Quota:
+        return Quota.of(limit, await self.counters.rate(key, limit, self.window, 0))

@@ -1,8 +1,11 @@
 """Turning a client's credential into a principal: the cache first, then the auth service.
 
 Fail closed: when the auth service cannot answer, a credential that is not cached is refused with 503 (the
-client may retry; it is not told its credential is wrong), while cached principals keep working until their
-entries age out.
+client may retry; it is not told its credential is wrong). Repeated failures open a circuit breaker
+(services/gateway/breaker.py), so those 503s come at once instead of after VERIFY_TIMEOUT. During an outage a
+principal verified before it keeps working for VERIFY_OUTAGE_GRACE seconds past its cache entry's end, but only
+while the bus connection that carries revocations is up (the cache is emptied when it drops), and a revocation
+still evicts it at once.
 """
 
 from __future__ import annotations
@@ -17,9 +20,10 @@ from typing import Protocol
 
 import aiohttp
 
+from services.gateway.breaker import AuthBreaker
 from services.gateway.cache import PrincipalCache
 from services.gateway.credentials import Credential
-from shared.errors import ServiceUnavailable, TooManyRequests
+from shared.errors import ApiError, ServiceUnavailable, TooManyRequests
 from shared.messages import CredentialRevoked
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 
@@ -49,10 +53,9 @@ class Verification:
     cache_ttl: float
 
 
-def auth_unavailable() -> ServiceUnavailable:
+def auth_unavailable(retry_after: str = AUTH_UNAVAILABLE_RETRY_AFTER) -> ServiceUnavailable:
     return ServiceUnavailable(
-        "Credentials cannot be verified right now; try again shortly",
-        headers={"Retry-After": AUTH_UNAVAILABLE_RETRY_AFTER},
+        "Credentials cannot be verified right now; try again shortly", headers={"Retry-After": retry_after}
     )
 
 
@@ -119,10 +122,17 @@ def _retry_after(value: str | None) -> str:
 
 
 class CredentialVerifier:
-    def __init__(self, client: AuthClient, cache: PrincipalCache, jwt_verifier: JwtVerifier | None = None) -> None:
+    def __init__(
+        self,
+        client: AuthClient,
+        cache: PrincipalCache,
+        jwt_verifier: JwtVerifier | None = None,
+        breaker: AuthBreaker | None = None,
+    ) -> None:
         self._client = client
         self._cache = cache
         self.jwt_verifier = jwt_verifier
+        self.breaker = breaker
         # Per process, so a memory dump of the cache's keys cannot be tested against guessed credentials offline.
         self._salt = os.urandom(32)
         self.cache_enabled = True
@@ -137,17 +147,40 @@ class CredentialVerifier:
         cached = self._cache.get(key)
         if cached is not None:
             return cached
+        if self.breaker is not None and not self.breaker.allows():
+            return self._stale_or_refuse(key, str(self.breaker.retry_after()))
         task = self._in_flight.get(key)
         if task is None:
             task = asyncio.create_task(self._verify_with_auth(key, credential, client_ip))
             self._in_flight[key] = task
             task.add_done_callback(lambda _: self._in_flight.pop(key, None))
-        # Shielded: one client hanging up must not cancel the verification the others are waiting for.
-        return await asyncio.shield(task)
+        try:
+            # Shielded: one client hanging up must not cancel the verification the others are waiting for.
+            return await asyncio.shield(task)
+        except ServiceUnavailable:
+            return self._stale_or_refuse(key, AUTH_UNAVAILABLE_RETRY_AFTER)
+
+    def _stale_or_refuse(self, key: bytes, retry_after: str) -> Principal:
+        """During an auth outage: a principal verified before it, within the grace period, or 503."""
+        stale = self._cache.get_stale(key) if self.cache_enabled else None
+        if stale is None:
+            raise auth_unavailable(retry_after)
+        return stale
 
     async def _verify_with_auth(self, key: bytes, credential: Credential, client_ip: str | None) -> Principal:
         generation = self._cache.generation
-        verification = await self._client.verify(credential, client_ip)
+        try:
+            verification = await self._client.verify(credential, client_ip)
+        except ServiceUnavailable:
+            if self.breaker is not None:
+                self.breaker.record_failure()
+            raise
+        except ApiError:
+            if self.breaker is not None:
+                self.breaker.record_success()  # an answer (wrong credential, throttled): auth is up
+            raise
+        if self.breaker is not None:
+            self.breaker.record_success()
         expires_at = verification.principal.expires_at
         if expires_at is not None and expires_at <= time.time():
             raise credential.invalid()

@@ -8,8 +8,9 @@ from aiohttp import web
 
 from services.importer import db
 from services.importer.config import Config
-from services.importer.keys import BUS, CONFIG, POOL, PUBLISHER, WAITERS, WORKER
+from services.importer.keys import BUS, CONFIG, POOL, PUBLISHER, UPLOAD_SLOTS, WAITERS, WORKER
 from services.importer.routes import add_routes
+from services.importer.uploads import UploadSlots
 from services.importer.waiting import JobWaiters
 from services.importer.worker import ImportWorker
 from shared import bus, catalog
@@ -21,6 +22,8 @@ from shared.service import connect_with_retry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 API_CONNECTIONS = 8
+# Uploads hold a connection while they stream; the rest stay free for job status, lists and mappers.
+MAX_UPLOADS = API_CONNECTIONS - 2
 
 
 def pool_size(config: Config) -> int:
@@ -104,6 +107,7 @@ async def rabbitmq_ready(app: web.Application) -> None:
 def create_app(config: Config) -> web.Application:
     app = web.Application(middlewares=[request_id_middleware, error_middleware])
     app[CONFIG] = config
+    app[UPLOAD_SLOTS] = UploadSlots(config.uploads_per_user, MAX_UPLOADS)
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(message_bus)
     app.cleanup_ctx.append(import_worker)

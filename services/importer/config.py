@@ -13,6 +13,10 @@ STARTUP_TIMEOUT       seconds to wait for PostgreSQL and RabbitMQ at start-up (d
 IMPORTER_WORKER       true: this replica also consumes import jobs; false: API only (default: true)
 WORKER_PREFETCH       import jobs one worker holds at a time (default: 1)
 MAX_UPLOAD_BYTES      largest accepted upload in bytes; larger ones get 413 (default: 104857600, 100 MiB)
+UPLOAD_DEADLINE       seconds an upload may take from its first byte to its commit, however it trickles; past it,
+                      408 (default: 600)
+UPLOADS_PER_USER      uploads one user (or client) may have in progress at once in one replica; more get 429
+                      (default: 2)
 IMPORT_WAIT_SECONDS   how long POST /api/import waits for the job to end before answering 202 (default: 10)
 BATCH_ROWS            rows parsed, converted and written per batch; a batch is written while the next one is
                       parsed (default: 5000)
@@ -38,6 +42,8 @@ class Config:
     max_upload_bytes: int
     import_wait_seconds: float
     batch_rows: int
+    upload_deadline: float = 600.0
+    uploads_per_user: int = 2
 
     def __repr__(self) -> str:
         # The database URL may hold a password.
@@ -54,4 +60,6 @@ class Config:
             max_upload_bytes=read_int(environ, "MAX_UPLOAD_BYTES", 100 * 1024 * 1024, 1, 2**40),
             import_wait_seconds=read_float(environ, "IMPORT_WAIT_SECONDS", 10.0, 0.0, 600.0),
             batch_rows=read_int(environ, "BATCH_ROWS", 5000, 1, 1_000_000),
+            upload_deadline=read_float(environ, "UPLOAD_DEADLINE", 600.0, 0.1, 86_400.0),
+            uploads_per_user=read_int(environ, "UPLOADS_PER_USER", 2, 1, 1000),
         )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import uuid
 from typing import Any
@@ -9,9 +10,9 @@ from typing import Any
 from aiohttp import web
 
 from services.importer import db
-from services.importer.keys import CONFIG, POOL, PUBLISHER, WAITERS
+from services.importer.keys import CONFIG, POOL, PUBLISHER, UPLOAD_SLOTS, WAITERS
 from services.importer.mapper_inputs import check_mapper_id, new_mapper_id, read_mapper_input, require_entity
-from services.importer.uploads import open_form, receive_upload
+from services.importer.uploads import UploadDeadlineExceeded, open_form, receive_upload
 from services.importer.views import job_view, mapper_view, status_url
 from services.importer.waiting import wait_for_end
 from shared import bus
@@ -83,6 +84,24 @@ async def _json_body(request: web.Request) -> Any:
 async def post_import(request: web.Request) -> web.Response:
     principal = _principal(request)
     principal.require("imports", "create")
+    with request.app[UPLOAD_SLOTS].claim(requester(principal)):
+        deadline = asyncio.timeout(request.app[CONFIG].upload_deadline)
+        try:
+            async with deadline:
+                job_id, entity_name, mapper_id = await _receive_import(request, principal)
+        except TimeoutError:
+            if not deadline.expired():
+                raise
+            raise UploadDeadlineExceeded(
+                f"The upload took longer than the {request.app[CONFIG].upload_deadline:g} s an upload may take "
+                "(limit upload_deadline)",
+                target="file",
+            ) from None
+    return await _queue_import(request, job_id, entity_name, mapper_id)
+
+
+async def _receive_import(request: web.Request, principal: Principal) -> tuple[uuid.UUID, str, str]:
+    """Stream the upload into PostgreSQL and record its job, in one transaction."""
     config, pool = request.app[CONFIG], request.app[POOL]
     reader = await open_form(request, config.max_upload_bytes)
     job_id = uuid.uuid4()
@@ -120,13 +139,18 @@ async def post_import(request: web.Request) -> web.Response:
             size_bytes=upload.size,
             requested_by=requester(principal),
         )
+    return job_id, entity.name, mapper["id"]
+
+
+async def _queue_import(request: web.Request, job_id: uuid.UUID, entity_name: str, mapper_id: str) -> web.Response:
+    config, pool = request.app[CONFIG], request.app[POOL]
     waiters = request.app[WAITERS]
     async with waiters.watching(job_id) as ended:
         try:
             await bus.publish(
                 request.app[PUBLISHER],
                 bus.Topology(config.common.bus_prefix).imports_exchange,
-                ImportJobRequested(job_id=str(job_id), entity=entity.name, mapper_id=mapper["id"]),
+                ImportJobRequested(job_id=str(job_id), entity=entity_name, mapper_id=mapper_id),
                 routing_key="job",
             )
         except Exception as error:

@@ -5,6 +5,7 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from aiohttp import web
 
 from services.importer.config import Config
+from services.importer.uploads import UploadSlots
 from services.importer.waiting import JobWaiters
 from services.importer.worker import ImportWorker
 
@@ -13,4 +14,5 @@ POOL = web.AppKey("pool", asyncpg.Pool)
 BUS = web.AppKey("bus", AbstractRobustConnection)
 PUBLISHER = web.AppKey("publisher", AbstractChannel)
 WAITERS = web.AppKey("waiters", JobWaiters)
+UPLOAD_SLOTS = web.AppKey("upload_slots", UploadSlots)
 WORKER = web.AppKey("worker", ImportWorker)

@@ -7,6 +7,8 @@ The file part may come before the form fields naming the entity and mapper (brow
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 
 import asyncpg
@@ -14,7 +16,14 @@ from aiohttp import BodyPartReader, MultipartReader, web
 from aiohttp.http_exceptions import HttpProcessingError
 
 from services.importer import db
-from shared.errors import BadRequest, PayloadTooLarge, UnsupportedMediaType
+from shared.errors import (
+    ApiError,
+    BadRequest,
+    PayloadTooLarge,
+    ServiceUnavailable,
+    TooManyRequests,
+    UnsupportedMediaType,
+)
 
 CHUNK_BYTES = 1024 * 1024
 READ_BYTES = 64 * 1024
@@ -25,8 +34,55 @@ FORM_FIELDS = ("entity", "mapperId", "policy")
 MULTIPART_OVERHEAD = 64 * 1024
 
 
+UPLOAD_BUSY_RETRY_AFTER = "5"
+
+
 class MalformedUpload(BadRequest):
     code = "malformed_upload"
+
+
+class TooManyUploads(TooManyRequests):
+    code = "too_many_uploads"
+
+
+class UploadDeadlineExceeded(ApiError):
+    status = 408
+    code = "upload_deadline_exceeded"
+
+
+class UploadSlots:
+    """Uploads in progress in this replica, per owner and in all: each holds a pool connection while it streams,
+    so neither one user nor all of them together may take every connection."""
+
+    def __init__(self, per_owner: int, total: int) -> None:
+        self.per_owner = per_owner
+        self.total = total
+        self._active: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return sum(self._active.values())
+
+    @contextmanager
+    def claim(self, owner: str) -> Iterator[None]:
+        if self._active.get(owner, 0) >= self.per_owner:
+            raise TooManyUploads(
+                f"At most {self.per_owner} uploads at a time per user (limit uploads_per_user); wait for one to end",
+                headers={"Retry-After": UPLOAD_BUSY_RETRY_AFTER},
+            )
+        if len(self) >= self.total:
+            raise ServiceUnavailable(
+                "The importer is receiving as many uploads as it can; try again shortly",
+                headers={"Retry-After": UPLOAD_BUSY_RETRY_AFTER},
+            )
+        self._active[owner] = self._active.get(owner, 0) + 1
+        try:
+            yield
+        finally:
+            left = self._active[owner] - 1
+            if left:
+                self._active[owner] = left
+            else:
+                del self._active[owner]
 
 
 @dataclass

@@ -13,6 +13,8 @@ STATEMENT_TIMEOUT_MS  PostgreSQL statement_timeout for every query, in milliseco
 PUBLIC_BASE_URL       external base URL used in @odata.context and @odata.nextLink (default: derived from the
                       request's Host and X-Forwarded-Proto, e.g. http://127.0.0.1:8080)
 DATABASE_POOL_SIZE    most PostgreSQL connections held by one replica (default 10)
+QUERY_MAX_ROWS        most rows one Query API document may read, roots and relations together; more is a 400
+                      naming the limit (default 10000)
 """
 
 from __future__ import annotations
@@ -35,6 +37,7 @@ class Config:
     statement_timeout_ms: int
     public_base_url: str | None
     pool_size: int
+    query_max_rows: int = 10_000
 
     def __repr__(self) -> str:
         # The database URL may hold a password.
@@ -56,4 +59,5 @@ class Config:
             statement_timeout_ms=read_int(environ, "STATEMENT_TIMEOUT_MS", 5000, 1, 600_000),
             public_base_url=read_url(environ, "PUBLIC_BASE_URL", ("http", "https")) if base else None,
             pool_size=read_int(environ, "DATABASE_POOL_SIZE", 10, 1, 1000),
+            query_max_rows=read_int(environ, "QUERY_MAX_ROWS", 10_000, 1, 1_000_000),
         )

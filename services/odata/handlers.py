@@ -166,8 +166,10 @@ async def post_query(request: web.Request) -> web.Response:
         raise BadRequest('The body must be JSON: {"query": "products { id name }"}', target="body") from None
     if not isinstance(payload, dict) or not isinstance(payload.get("query"), str):
         raise BadRequest('The body must be a JSON object with a "query" string', target="query")
-    plans = parse_query_document(payload["query"], config.default_page_size, config.max_page_size)
+    plans = parse_query_document(
+        payload["query"], config.default_page_size, config.max_page_size, config.query_max_rows
+    )
     authorize(principal, plans)
     async with request.app[POOL].acquire() as conn:
-        answer = await run_plans(conn, plans)
+        answer = await run_plans(conn, plans, config.query_max_rows)
     return web.Response(text=json.dumps(answer, separators=(",", ":")), content_type="application/json")

@@ -33,6 +33,10 @@ MAX_QUERY_LENGTH = 8000
 PLAN_CACHE_SIZE = 256
 MAX_ROOTS = 10
 MAX_NESTING = 3
+# Bounded work per document: relation selections (each one more statement) and rows, roots and relations together
+# (that one a setting, QUERY_MAX_ROWS).
+MAX_RELATIONS = 10
+DEFAULT_MAX_ROWS = 10_000
 
 GRAMMAR = r"""
     document: root+
@@ -68,6 +72,28 @@ class QueryLanguageError(BadRequest):
         body["error"]["line"] = self.line
         body["error"]["column"] = self.column
         return body
+
+
+class QueryLimitError(QueryLanguageError):
+    """A document over one of the documented per-document limits; the answer names the limit and its value."""
+
+    code = "query_limit_exceeded"
+
+    def __init__(self, message: str, limit: str, maximum: int, line: int = 1, column: int = 1) -> None:
+        super().__init__(message, line, column)
+        self.limit = limit
+        self.maximum = maximum
+
+    def body(self) -> dict[str, Any]:
+        body = super().body()
+        body["error"]["limit"] = self.limit
+        body["error"]["maximum"] = self.maximum
+        return body
+
+
+def limit_error(node: Token | Tree[Any], message: str, limit: str, maximum: int) -> QueryLimitError:
+    position = _at(node, message)
+    return QueryLimitError(message, limit, maximum, position.line, position.column)
 
 
 @dataclass(frozen=True)
@@ -121,7 +147,9 @@ def _syntax_error(error: UnexpectedInput, text: str) -> QueryLanguageError:
 # Clients send the same few query documents over and over; parsing is most of a call's CPU (about 0.4 ms), and a
 # plan is immutable and independent of the caller (permissions are checked on it afterwards), so plans are reused.
 @functools.lru_cache(maxsize=PLAN_CACHE_SIZE)
-def parse_query_document(text: str, default_limit: int, max_limit: int) -> tuple[RootPlan, ...]:
+def parse_query_document(
+    text: str, default_limit: int, max_limit: int, max_rows: int = DEFAULT_MAX_ROWS
+) -> tuple[RootPlan, ...]:
     if len(text) > MAX_QUERY_LENGTH:
         raise QueryLanguageError(f"The query is longer than {MAX_QUERY_LENGTH} characters", 1, 1)
     if not text.strip():
@@ -134,15 +162,25 @@ def parse_query_document(text: str, default_limit: int, max_limit: int) -> tuple
     if len(roots) > MAX_ROOTS:
         raise _at(roots[MAX_ROOTS], f"A query holds at most {MAX_ROOTS} roots")
     plans: list[RootPlan] = []
+    relations: list[Token] = []
+    rows = 0
     for root in roots:
-        plan = _root(root, default_limit, max_limit)  # type: ignore[arg-type]
+        plan = _root(root, default_limit, max_limit, relations)  # type: ignore[arg-type]
         if any(existing.name == plan.name for existing in plans):
             raise _at(root, f"{plan.name!r} is asked twice; give one an alias (name: {plan.query.entity.name} ...)")
+        rows += plan.query.top or 0
+        if rows > max_rows:
+            raise limit_error(
+                root,  # type: ignore[arg-type]
+                f"The roots' limits add up to more than {max_rows} rows (limit rows_per_query); lower them",
+                "rows_per_query",
+                max_rows,
+            )
         plans.append(plan)
     return tuple(plans)
 
 
-def _root(root: Tree[Any], default_limit: int, max_limit: int) -> RootPlan:
+def _root(root: Tree[Any], default_limit: int, max_limit: int, relations: list[Token]) -> RootPlan:
     names = [child for child in root.children if isinstance(child, Token)]
     arguments = next((c for c in root.children if isinstance(c, Tree) and c.data == "arguments"), None)
     selection_tree = next(c for c in root.children if isinstance(c, Tree) and c.data == "selection")
@@ -171,7 +209,7 @@ def _root(root: Tree[Any], default_limit: int, max_limit: int) -> RootPlan:
             raise _at(values["search"], error.message) from None
     limit = _int_value(values["limit"], 0, max_limit) if "limit" in values else default_limit
     offset = _int_value(values["offset"], 0, 10_000_000) if "offset" in values else 0
-    selection = _selection(selection_tree, entity, 1)
+    selection = _selection(selection_tree, entity, 1, relations)
     query = ODataQuery(
         entity=entity,
         select=selection.fields,
@@ -245,7 +283,8 @@ def _expression(token: Token, entity: EntitySet) -> Node:
     return node
 
 
-def _selection(tree: Tree[Any], entity: EntitySet, depth: int) -> Selection:
+def _selection(tree: Tree[Any], entity: EntitySet, depth: int, seen: list[Token]) -> Selection:
+    """`seen` collects every relation selected in the whole document, to bound their number."""
     fields: list[Field] = []
     relations: list[tuple[Relation, Selection]] = []
     for member in tree.children:
@@ -263,7 +302,17 @@ def _selection(tree: Tree[Any], entity: EntitySet, depth: int) -> Selection:
                 )
             if depth > MAX_NESTING:
                 raise _at(name_token, f"Relations nest at most {MAX_NESTING} levels deep")
-            relations.append((relation, _selection(nested, ENTITY_SETS[relation.target], depth + 1)))
+            if any(chosen is relation for chosen, _ in relations):
+                raise _at(name_token, f"The relation {name!r} is selected twice; select it once")
+            seen.append(name_token)
+            if len(seen) > MAX_RELATIONS:
+                raise limit_error(
+                    name_token,
+                    f"A query selects at most {MAX_RELATIONS} relations (limit relations_per_query)",
+                    "relations_per_query",
+                    MAX_RELATIONS,
+                )
+            relations.append((relation, _selection(nested, ENTITY_SETS[relation.target], depth + 1, seen)))
             continue
         model_field = entity.field(name)
         if model_field is None:

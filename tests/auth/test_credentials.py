@@ -15,8 +15,9 @@ from services.auth.credentials import (
     is_well_formed_api_key,
 )
 from services.auth.crypto import CredentialHasher, TokenCipher
-from services.auth.throttle import FailedAttemptThrottle
+from services.auth.throttle import ADDRESS_POLICY, PAIR_POLICY, FailedAttemptThrottle
 from shared.config import ConfigError
+from shared.counters import Counters
 
 
 def test_an_api_key_has_a_prefix_256_random_bits_and_a_checksum() -> None:
@@ -64,19 +65,29 @@ def test_the_token_cipher_round_trips_and_binds_the_ciphertext_to_its_user() -> 
     assert cipher.decrypt(blob[:-1] + bytes([blob[-1] ^ 1]), 7) is None
 
 
-def test_the_throttle_answers_retry_after_and_lets_the_user_back_when_the_window_slides() -> None:
+async def test_the_throttle_doubles_the_wait_per_name_and_address_and_forgets_after_a_quiet_spell() -> None:
     now = [1000.0]
-    throttle = FailedAttemptThrottle(username_limit=3, client_limit=5, window_seconds=60, clock=lambda: now[0])
-    for _ in range(3):
-        assert throttle.retry_after("Alice", "10.0.0.1") is None
-        throttle.record_failure("Alice", "10.0.0.1")
-        now[0] += 1
-    assert throttle.retry_after("alice", "10.0.0.9") == 57
-    assert throttle.retry_after("bob", "10.0.0.1") is None
-    now[0] += 58
-    assert throttle.retry_after("alice", None) is None
-    throttle.prune()
-    assert len(throttle) == 2
+    throttle = FailedAttemptThrottle(Counters("t:", clock=lambda: now[0]), "login")
+    for _ in range(5):
+        assert await throttle.retry_after("Alice", "10.0.0.1") is None
+        await throttle.record_failure("Alice", "10.0.0.1")
+    assert await throttle.retry_after("alice", "10.0.0.1") == 1
+    assert await throttle.retry_after("alice", "10.0.0.9") is None
+    assert await throttle.retry_after("bob", "10.0.0.1") is None
+    now[0] += 1
+    await throttle.record_failure("alice", "10.0.0.1")
+    assert await throttle.retry_after("alice", "10.0.0.1") == 2
+    now[0] += 2 + PAIR_POLICY.forget_after
+    assert await throttle.retry_after("alice", "10.0.0.1") is None
+
+
+async def test_a_success_clears_the_names_count_but_not_the_addresss() -> None:
+    throttle = FailedAttemptThrottle(Counters("t:", clock=lambda: 0.0), "login")
+    for _ in range(ADDRESS_POLICY.free_failures):
+        await throttle.record_failure(f"user-{_}", "10.0.0.1")
+    await throttle.record_success("user-0", "10.0.0.1")
+    assert await throttle.retry_after("user-0", "10.0.0.1") == 1
+    assert await throttle.retry_after("user-0", "10.0.0.2") is None
 
 
 def test_the_config_refuses_a_short_pepper_or_encryption_key(base_env: dict[str, str]) -> None:

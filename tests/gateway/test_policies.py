@@ -10,6 +10,7 @@ from services.gateway.app import create_app
 from services.gateway.config import Config
 from services.gateway.ratelimit import RateLimiter
 from shared.config import ConfigError
+from shared.counters import Counters
 from tests.gateway.conftest import StartGateway, basic, make_principal
 
 ORIGIN = "https://shop.example.com"
@@ -68,22 +69,24 @@ async def test_public_routes_are_limited_per_client_address(start_gateway: Start
     assert (await gateway.client.get("/auth/oauth/authorize")).status == 429
 
 
-def test_a_rate_limit_window_starts_afresh_when_it_ends() -> None:
+async def test_a_spent_rate_budget_refills_one_request_per_interval() -> None:
     now = [0.0]
-    limiter = RateLimiter(window=10, clock=lambda: now[0])
-    assert not limiter.hit("k", 1).exceeded
-    assert limiter.hit("k", 1).exceeded
-    now[0] = 10.0
-    quota = limiter.hit("k", 1)
-    assert not quota.exceeded and quota.reset == 10
+    limiter = RateLimiter(Counters("t:", clock=lambda: now[0]), window=10)
+    assert not (await limiter.hit("k", 2)).exceeded
+    assert not (await limiter.hit("k", 2)).exceeded
+    refused = await limiter.hit("k", 2)
+    assert refused.exceeded and refused.retry_after == 5 and refused.reset == 10
+    now[0] = 5.0
+    quota = await limiter.hit("k", 2)
+    assert not quota.exceeded and quota.remaining == 0
 
 
-def test_the_rate_limiter_keeps_a_bounded_number_of_keys() -> None:
-    limiter = RateLimiter(window=10, max_keys=2)
+async def test_the_rate_limiter_keeps_a_bounded_number_of_keys() -> None:
+    limiter = RateLimiter(Counters("t:", max_keys=2), window=10)
     for key in ("a", "b", "c"):
-        limiter.hit(key, 5)
-    assert limiter.peek("a", 5).remaining == 5
-    assert limiter.peek("c", 5).remaining == 4
+        await limiter.hit(key, 5)
+    assert (await limiter.peek("a", 5)).remaining == 5
+    assert (await limiter.peek("c", 5)).remaining == 4
 
 
 async def test_api_keys_over_plain_http_from_a_remote_address_are_refused(

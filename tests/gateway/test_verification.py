@@ -85,6 +85,31 @@ def test_a_cache_entry_ages_out_after_max_age() -> None:
     assert len(cache) == 0
 
 
+def test_an_aged_out_entry_answers_only_get_stale_and_only_within_the_outage_grace() -> None:
+    clock, wall = FakeClock(), FakeClock()
+    cache = PrincipalCache(10, max_age=2, clock=clock, wall_clock=wall, grace=10)
+    principal = make_principal()
+    cache.put(b"k", principal, ttl=60, generation=cache.generation)
+    clock.now += 5
+    assert cache.get(b"k") is None
+    assert cache.get_stale(b"k") == principal
+    clock.now += 7.1
+    assert cache.get_stale(b"k") is None and len(cache) == 0
+
+
+def test_the_outage_grace_never_passes_the_credentials_expiry_nor_a_revocation() -> None:
+    clock, wall = FakeClock(), FakeClock()
+    cache = PrincipalCache(10, max_age=2, clock=clock, wall_clock=wall, grace=60)
+    expiring, revoked = make_principal(expires_at=wall.now + 3), make_principal(user_id=7)
+    cache.put(b"expiring", expiring, ttl=60, generation=cache.generation)
+    cache.put(b"revoked", revoked, ttl=60, generation=cache.generation)
+    clock.now += 2.5
+    wall.now += 3.5
+    assert cache.get_stale(b"expiring") is None
+    cache.evict_user(7)
+    assert cache.get_stale(b"revoked") is None
+
+
 def test_the_cache_drops_the_least_recently_used_entry_when_full() -> None:
     cache = PrincipalCache(2, max_age=60)
     for key in (b"a", b"b"):

@@ -76,6 +76,7 @@ async def test_offset_and_search_arguments(client: TestClient, auth: dict[str, s
         ('products(order: "description") { id }', 1, 17, "not sortable"),
         ("products { category { parent { parent { parent { id } } } } }", 1, 41, "nest at most"),
         ("", 1, 1, "empty"),
+        ("products { category { name } category { slug } }", 1, 30, "selected twice"),
     ],
 )
 async def test_query_errors_name_line_and_column(
@@ -86,6 +87,17 @@ async def test_query_errors_name_line_and_column(
     assert (error["line"], error["column"]) == (line, column), error
     assert fragment in error["message"]
     assert error["target"] == "query"
+
+
+async def test_a_document_selecting_more_relations_than_the_limit_is_refused_naming_it(
+    client: TestClient, auth: dict[str, str]
+) -> None:
+    roots = "\n".join(f"r{index}: orders {{ customer {{ email }} items {{ quantity }} }}" for index in range(6))
+    body = await run_query(client, auth, roots, status=400)
+    error = body["error"]
+    assert error["code"] == "query_limit_exceeded"
+    assert (error["limit"], error["maximum"]) == ("relations_per_query", 10)
+    assert (error["line"], error["column"]) == (6, 14)
 
 
 async def test_query_needs_read_permission_on_every_resource_it_touches(

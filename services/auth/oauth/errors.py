@@ -39,6 +39,20 @@ class InvalidClient(OAuthError):
         super().__init__(description, headers={"WWW-Authenticate": 'Basic realm="oauth", charset="UTF-8"'})
 
 
+class ClientThrottled(OAuthError):
+    """Too many failed client authentications from this client id and address: 429 with Retry-After. The error
+    code is RFC 6749's "temporarily_unavailable", the nearest registered one."""
+
+    status = 429
+    code = "temporarily_unavailable"
+
+    def __init__(self, retry_after: int) -> None:
+        super().__init__(
+            f"Too many failed client authentications; retry in {retry_after} s",
+            headers={"Retry-After": str(retry_after)},
+        )
+
+
 class InvalidGrant(OAuthError):
     code = "invalid_grant"
 

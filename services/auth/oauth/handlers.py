@@ -3,43 +3,68 @@ authorization server metadata (RFC 8414). Thin: read the request, call the serve
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
+from typing import TypeVar
+
 import asyncpg
 from aiohttp import web
 
 from services.auth.keys import POOL
 from services.auth.oauth import db
-from services.auth.oauth.errors import NO_STORE_HEADERS
+from services.auth.oauth.errors import NO_STORE_HEADERS, ClientThrottled, InvalidClient
 from services.auth.oauth.keys import OAUTH
 from services.auth.oauth.requests import TokenRequest, parse_token_request
 from services.auth.oauth.scopes import KNOWN_SCOPES
-from services.auth.oauth.web_forms import form_pairs
+from services.auth.oauth.web_forms import client_address, form_pairs
 from shared.errors import Forbidden
 from shared.principal import principal_from_request
+
+T = TypeVar("T")
+MAX_CLIENT_ID_LENGTH = 64
 
 
 def _pool(request: web.Request) -> asyncpg.Pool:
     return request.app[POOL]
 
 
-async def _token_request(request: web.Request) -> TokenRequest:
-    return parse_token_request(await form_pairs(request), request.headers.get("Authorization"))
+async def _client_request(request: web.Request, action: Callable[[TokenRequest], Awaitable[T]]) -> T:
+    """Run an endpoint that authenticates the client, with failed client authentication throttled per client id
+    and address like failed logins (services/auth/throttle.py)."""
+    throttle = request.app[OAUTH].client_throttle
+    address = client_address(request)
+    try:
+        token_request = parse_token_request(await form_pairs(request), request.headers.get("Authorization"))
+    except InvalidClient:
+        await throttle.record_failure(None, address)
+        raise
+    client_id = token_request.credentials.client_id[:MAX_CLIENT_ID_LENGTH]
+    wait = await throttle.retry_after(client_id, address)
+    if wait is not None:
+        raise ClientThrottled(wait)
+    try:
+        return await action(token_request)
+    except InvalidClient:
+        await throttle.record_failure(client_id, address)
+        raise
 
 
 async def token(request: web.Request) -> web.Response:
     """RFC 6749 section 5.1: the tokens as JSON, never cached."""
-    oauth = request.app[OAUTH]
-    issued = await oauth.server.create_token_response(_pool(request), await _token_request(request))
+    server = request.app[OAUTH].server
+    issued = await _client_request(request, lambda body: server.create_token_response(_pool(request), body))
     return web.json_response(issued.body(), headers=NO_STORE_HEADERS)
 
 
 async def revoke(request: web.Request) -> web.Response:
     """RFC 7009 section 2.2: 200 whether or not the token was known."""
-    await request.app[OAUTH].server.revoke(_pool(request), await _token_request(request))
+    server = request.app[OAUTH].server
+    await _client_request(request, lambda body: server.revoke(_pool(request), body))
     return web.Response(status=200, headers=NO_STORE_HEADERS)
 
 
 async def introspect(request: web.Request) -> web.Response:
-    answer = await request.app[OAUTH].server.introspect(_pool(request), await _token_request(request))
+    server = request.app[OAUTH].server
+    answer = await _client_request(request, lambda body: server.introspect(_pool(request), body))
     return web.json_response(answer, headers=NO_STORE_HEADERS)
 
 

@@ -25,6 +25,7 @@ class OAuthServices:
     server: AuthorizationServer
     sessions: SessionStore
     login_throttle: FailedAttemptThrottle
+    client_throttle: FailedAttemptThrottle
     principal_key: bytes
 
 

@@ -6,6 +6,7 @@ refuses to be framed (X-Frame-Options and CSP frame-ancestors), against click-ja
 
 from __future__ import annotations
 
+import asyncio
 import re
 from urllib.parse import urlencode
 
@@ -21,6 +22,7 @@ from services.auth.oauth.sessions import Session
 from services.auth.oauth.web_forms import (
     PAGE_HEADERS,
     clear_session_cookie,
+    client_address,
     form_pairs,
     html,
     session_id_of,
@@ -41,11 +43,6 @@ def _redirect(location: str, status: int = 302) -> web.Response:
 async def _session(request: web.Request) -> Session | None:
     async with request.app[POOL].acquire() as conn:
         return await request.app[OAUTH].sessions.load(conn, session_id_of(request))
-
-
-def _client_ip(request: web.Request) -> str | None:
-    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
-    return (forwarded or request.remote or None) if len(forwarded) <= 64 else request.remote
 
 
 PANEL_PATH = re.compile(r"/panel/[A-Za-z0-9/_.?=&%-]*")
@@ -132,26 +129,31 @@ async def login(request: web.Request) -> web.Response:
     except InvalidRequest:
         return html(pages.error_page("The sign-in form was malformed"), status=400)
     next_url = _safe_next(fields.get("next")) or ""
-    async with request.app[POOL].acquire() as conn:
+    pool = request.app[POOL]
+    async with pool.acquire() as conn:
         session = await oauth.sessions.load(conn, session_id_of(request))
-        if session is None or not session.csrf_matches(fields.get("csrf_token")):
-            return html(pages.error_page("The sign-in form has expired; reload the page and try again"), status=403)
-        username = fields.get("username", "")[:64]
-        password = fields.get("password", "")
-        client_ip = _client_ip(request)
-        wait = oauth.login_throttle.retry_after(username or None, client_ip)
-        if wait is not None:
-            response = html(pages.login_page(session.csrf_token, next_url, "Too many failed attempts; wait"), 429)
-            response.headers["Retry-After"] = str(wait)
-            return response
+    if session is None or not session.csrf_matches(fields.get("csrf_token")):
+        return html(pages.error_page("The sign-in form has expired; reload the page and try again"), status=403)
+    username = fields.get("username", "")[:64]
+    password = fields.get("password", "")
+    client_ip = client_address(request)
+    wait = await oauth.login_throttle.retry_after(username or None, client_ip)
+    if wait is not None:
+        response = html(pages.login_page(session.csrf_token, next_url, "Too many failed attempts; wait"), 429)
+        response.headers["Retry-After"] = str(wait)
+        return response
+    async with pool.acquire() as conn:
         user_id = await auth_db.get_user_id_by_username(conn, username) if username else None
         stored = await auth_db.get_password_hash(conn, user_id) if user_id is not None else None
         user = await auth_db.get_user(conn, user_id) if user_id is not None else None
-        # verify_password does the same Argon2 work for an unknown user, so timing does not tell who exists.
-        valid = len(password) <= MAX_PASSWORD_LENGTH and verify_password(stored, password)
-        if not valid or user is None or not user["is_active"]:
-            oauth.login_throttle.record_failure(username or None, client_ip)
-            return html(pages.login_page(session.csrf_token, next_url, "Wrong username or password"), status=401)
+    # Argon2 in a worker thread and with no connection held: a burst of logins neither stalls every other request
+    # nor drains the pool. It does the same work for an unknown user, so timing does not tell who exists.
+    valid = len(password) <= MAX_PASSWORD_LENGTH and await asyncio.to_thread(verify_password, stored, password)
+    if not valid or user is None or not user["is_active"]:
+        await oauth.login_throttle.record_failure(username or None, client_ip)
+        return html(pages.login_page(session.csrf_token, next_url, "Wrong username or password"), status=401)
+    await oauth.login_throttle.record_success(username, client_ip)
+    async with pool.acquire() as conn:
         await oauth.sessions.end(conn, session.id)
         signed_in = await oauth.sessions.start(conn, user["id"], user["username"])
     response = _redirect(next_url, 303) if next_url else html(pages.signed_in_page(user["username"]))

@@ -27,6 +27,7 @@ from services.auth.oauth.sessions import SessionStore
 from services.auth.oauth.signing import KeyRing, ensure_signing_key
 from services.auth.oauth.tokens import TokenService
 from services.auth.throttle import FailedAttemptThrottle
+from shared.counters import Counters
 
 log = logging.getLogger(__name__)
 
@@ -34,8 +35,11 @@ PRIVATE_KEY_CIPHER = web.AppKey("oauth_private_key_cipher", PrivateKeyCipher)
 EXPIRED_ROWS_PURGE_SECONDS = 600.0
 
 
-def build_oauth_services(config: Config, oauth_config: OAuthConfig) -> tuple[OAuthServices, PrivateKeyCipher]:
+def build_oauth_services(
+    config: Config, oauth_config: OAuthConfig, counters: Counters | None = None
+) -> tuple[OAuthServices, PrivateKeyCipher]:
     hasher = OAuthHasher(config.secret_pepper.bytes)
+    counters = counters if counters is not None else Counters(f"{config.common.bus_prefix}:auth:")
     key_cipher = PrivateKeyCipher(config.encryption_key.bytes)
     keyring = KeyRing(key_cipher, oauth_config.access_token_ttl, oauth_config.key_reload_seconds)
     tokens = TokenService(oauth_config, keyring, hasher)
@@ -50,14 +54,17 @@ def build_oauth_services(config: Config, oauth_config: OAuthConfig) -> tuple[OAu
         tokens=tokens,
         server=server,
         sessions=SessionStore(hasher, oauth_config.session_ttl),
-        login_throttle=FailedAttemptThrottle(),
+        login_throttle=FailedAttemptThrottle(counters, "login"),
+        client_throttle=FailedAttemptThrottle(counters, "oauth_client"),
         principal_key=config.common.signing_key.bytes,
     )
     return services, key_cipher
 
 
-def setup_oauth(app: web.Application, config: Config, oauth_config: OAuthConfig) -> None:
-    services, key_cipher = build_oauth_services(config, oauth_config)
+def setup_oauth(
+    app: web.Application, config: Config, oauth_config: OAuthConfig, counters: Counters | None = None
+) -> None:
+    services, key_cipher = build_oauth_services(config, oauth_config, counters)
     app[OAUTH] = services
     app[PRIVATE_KEY_CIPHER] = key_cipher
     app.cleanup_ctx.append(oauth_resources)
@@ -89,6 +96,5 @@ async def _housekeeping(services: OAuthServices, pool: asyncpg.Pool) -> None:
                 since_purge = 0.0
                 async with pool.acquire() as conn:
                     await db.delete_expired(conn)
-                services.login_throttle.prune()
         except (asyncpg.PostgresError, OSError, RuntimeError) as error:  # RuntimeError: no active key right now
             log.warning("oauth housekeeping failed, will retry: %s", type(error).__name__)

@@ -36,6 +36,12 @@ def cookie_is_secure(request: web.Request, mode: str) -> bool:
     return mode == "true" or (mode == "auto" and is_https(request))
 
 
+def client_address(request: web.Request) -> str | None:
+    """The client's address as the gateway forwards it (it sets X-Forwarded-For itself), else the peer's."""
+    forwarded = request.headers.get("X-Forwarded-For", "").split(",")[0].strip()
+    return (forwarded or request.remote or None) if len(forwarded) <= 64 else request.remote
+
+
 def session_id_of(request: web.Request) -> str | None:
     return request.cookies.get(SECURE_SESSION_COOKIE) or request.cookies.get(SESSION_COOKIE)
 
