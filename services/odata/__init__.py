@@ -11,8 +11,9 @@ OData v4 at /odata (JSON, OData-Version: 4.0):
               several properties asc/desc; $top; $skip; $count=true; $search (words and "phrases", all must match
               a searchable field); $expand of direct navigation properties with nested $select and, on
               collections, nested $filter/$orderby/$top/$skip applied per parent entity; server-driven
-              paging with @odata.nextLink (keyset $skiptoken when every sort field is non-nullable, $skip
-              otherwise) and MAX_PAGE_SIZE; @odata.context; errors {"error": {"code", "message", "target"}}.
+              paging with @odata.nextLink (keyset $skiptoken, nullable sort fields included) and MAX_PAGE_SIZE;
+              @odata.context; errors {"error": {"code", "message", "target"}}. Null follows OData 4.01, not SQL:
+              comparisons are never null (docs/api.md, "Null values"); nulls sort first ascending.
   501         $apply, $compute, $levels, $deltatoken, $index, $schemaversion, $format other than JSON,
               navigation paths in $filter/$orderby (category/name), lambda any/all, has, isof/cast,
               matchespattern and the other functions not listed, expressions in $orderby, $expand=* or nested

@@ -196,7 +196,7 @@ class ExpressionParser:
 
     def expression(self, min_power: int, depth: int) -> Node:
         self.check_depth(depth)
-        left = self.unary(depth + 1)
+        left = self.unary(depth)
         while True:
             token = self.current
             power = _BINARY_POWER.get(token.text) if token.kind == "name" else None
@@ -216,10 +216,10 @@ class ExpressionParser:
     def in_list(self, depth: int) -> tuple[Node, ...]:
         self.check_depth(depth)
         self.expect("(")
-        items = [self.expression(0, depth + 1)]
+        items = [self.expression(0, depth)]
         while self.current.text == ",":
             self.advance()
-            items.append(self.expression(0, depth + 1))
+            items.append(self.expression(0, depth))
             if len(items) > MAX_IN_ITEMS:
                 raise ExpressionError(f"An 'in' list holds at most {MAX_IN_ITEMS} values", target=self.option)
         self.expect(")")
@@ -237,7 +237,7 @@ class ExpressionParser:
             if isinstance(operand, Literal) and isinstance(operand.value, int | Decimal):
                 return Literal(-operand.value, token.position)
             return Unary("neg", operand, token.position)
-        return self.primary(depth + 1)
+        return self.primary(depth)
 
     def primary(self, depth: int) -> Node:
         self.check_depth(depth)
@@ -280,10 +280,10 @@ class ExpressionParser:
         self.expect("(")
         arguments: list[Node] = []
         if self.current.text != ")":
-            arguments.append(self.expression(0, depth + 1))
+            arguments.append(self.expression(0, depth))
             while self.current.text == ",":
                 self.advance()
-                arguments.append(self.expression(0, depth + 1))
+                arguments.append(self.expression(0, depth))
         self.expect(")")
         return Call(name.text, tuple(arguments), name.position)
 

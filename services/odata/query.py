@@ -9,7 +9,7 @@ from typing import Any
 
 from services.odata.compiler import FilterCompiler, SqlBuilder
 from services.odata.expressions import ExpressionError, ExpressionParser, Node, Property
-from services.odata.keyset import SortKey, after_condition, decode_token, sort_key
+from services.odata.keyset import SortKey, after_condition, decode_token, order_by, sort_key
 from shared.catalog.model import ENTITY_SETS, EntitySet, Field, Relation
 from shared.errors import BadRequest, NotImplementedFeature
 
@@ -309,10 +309,13 @@ def select_sql(query: ODataQuery, limit: int, key_value: object | None = None) -
         assert key_field is not None
         conditions.append(f't."{entity.key}" = {builder.bind(key_value, key_field.sql_type)}')
     if query.after is not None:
-        placeholders = [builder.bind(value, f.sql_type) for (f, _), value in zip(sort, query.after, strict=True)]
-        conditions.append(after_condition(sort, placeholders))
+        placeholders = [
+            None if value is None else builder.bind(value, f.sql_type)
+            for (f, _), value in zip(sort, query.after, strict=True)
+        ]
+        conditions.append(after_condition(sort, query.after, placeholders))
     where_sql = f" WHERE {' AND '.join(conditions)}" if conditions else ""
-    order = ", ".join(f't."{f.name}" {"DESC" if desc else "ASC"}' for f, desc in sort)
+    order = order_by(sort)
     column_sql = ", ".join(f't."{f.name}"' for f in columns)
     sql = (
         f"SELECT {column_sql} FROM {entity.qualified_table} AS t{where_sql} ORDER BY {order}"
@@ -345,7 +348,7 @@ def expand_sql(expand: Expand, values: list[object], limit: int) -> tuple[str, l
     if expand.filter is not None:
         option = f"$expand/{expand.relation.name}/$filter"
         conditions.append(FilterCompiler(target, builder, option).boolean(expand.filter))
-    order = ", ".join(f't."{f.name}" {"DESC" if desc else "ASC"}' for f, desc in sort_key(target, expand.orderby))
+    order = order_by(sort_key(target, expand.orderby))
     column_sql = ", ".join(f't."{f.name}"' for f in expand.columns)
     window = f'row_number() OVER (PARTITION BY t."{remote.name}" ORDER BY {order}) AS odata_row'
     inner = f"SELECT {column_sql}, {window} FROM {target.qualified_table} AS t WHERE {' AND '.join(conditions)}"

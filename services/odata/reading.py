@@ -10,7 +10,7 @@ from typing import Any
 import asyncpg
 
 from services.odata import db
-from services.odata.keyset import encode_token, keyset_possible
+from services.odata.keyset import encode_token
 from services.odata.query import Expand, ODataQuery, QueryOptionError, count_sql, expand_sql, select_sql
 from shared.catalog.model import Field
 
@@ -60,10 +60,8 @@ async def read_page(conn: asyncpg.Connection, query: ODataQuery, default_size: i
         count = await db.fetch_count(conn, count_query, count_params)
     next_top = query.top - size if query.top is not None else None
     next_skip = next_token = None
-    if more and keyset_possible(query.sort):
+    if more:
         next_token = encode_token([records[-1][model_field.name] for model_field, _ in query.sort])
-    elif more:
-        next_skip = query.skip + size
     return Page(entities, count, next_skip, next_token, next_top)
 
 

@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -16,40 +11,13 @@ from odata import ODataService
 
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 from tests.odata.conftest import ALL_READ, Seed
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.odata.helpers import running_odata
 
 
 @pytest.fixture
 def odata_process(base_env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, **base_env, "LISTEN_PORT": str(port), "DEFAULT_PAGE_SIZE": "3", "MAX_PAGE_SIZE": "3"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.odata"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "the odata service did not become ready"
-            time.sleep(0.1)
+    with running_odata({**base_env, "DEFAULT_PAGE_SIZE": "3", "MAX_PAGE_SIZE": "3"}) as url:
         yield url
-    finally:
-        process.terminate()
-        code = process.wait(timeout=10)
-        if process.stderr:
-            process.stderr.close()
-        assert code == 0
 
 
 @pytest.mark.slow
