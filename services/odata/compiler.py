@@ -7,9 +7,11 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 
-from services.odata.expressions import Binary, Call, ExpressionError, In, Literal, Node, Property, Unary
-from shared.catalog.model import EntitySet
+from services.odata.expressions import Binary, Call, ExpressionError, In, Lambda, Literal, Node, Property, Unary
+from shared.catalog.model import ENTITY_SETS, EntitySet, Relation
 from shared.errors import NotImplementedFeature
+
+MAX_LAMBDA_NESTING = 4
 
 _CATEGORY = {
     "Edm.Int64": "number",
@@ -32,10 +34,44 @@ class SqlBuilder:
     """Collects bind values; `bind` returns the $n placeholder for a value."""
 
     params: list[object] = field(default_factory=list)
+    aliases: int = 0
 
     def bind(self, value: object, sql_type: str) -> str:
         self.params.append(value)
         return f"${len(self.params)}::{sql_type}"
+
+    def alias(self) -> str:
+        """A table alias unique in the statement, for a navigation join or a lambda's subquery."""
+        self.aliases += 1
+        return f"n{self.aliases}"
+
+
+@dataclass
+class Scope:
+    """The rows an expression is evaluated on: an entity under an alias, with the LEFT JOINs its single-valued
+    navigation paths need (one per distinct path: `category/name` and `category/slug` share one join)."""
+
+    entity: EntitySet
+    alias: str
+    joins: dict[tuple[str, ...], tuple[str, EntitySet]] = field(default_factory=dict)
+    join_sql: list[str] = field(default_factory=list)
+
+    def navigate(self, builder: SqlBuilder, path: tuple[str, ...], relation: Relation, parent: str) -> str:
+        known = self.joins.get(path)
+        if known is not None:
+            return known[0]
+        target = ENTITY_SETS[relation.target]
+        alias = builder.alias()
+        self.joins[path] = (alias, target)
+        # The remote field of a single-valued navigation is the target's key, so the join never adds rows.
+        self.join_sql.append(
+            f' LEFT JOIN {target.qualified_table} AS {alias} ON {alias}."{relation.remote_field}"'
+            f' = {parent}."{relation.local_field}"'
+        )
+        return alias
+
+    def from_sql(self) -> str:
+        return f"{self.entity.qualified_table} AS {self.alias}{''.join(self.join_sql)}"
 
 
 @dataclass(frozen=True)
@@ -126,6 +162,14 @@ class FilterCompiler:
         self.builder = builder
         self.option = option
         self.alias = alias
+        self.scope = Scope(entity, alias)
+        self.variables: dict[str, Scope] = {}  # lambda variables in reach
+        self.resources: set[str] = {entity.resource}  # what the expression reads: each needs "<resource>:read"
+
+    @property
+    def joins(self) -> str:
+        """The LEFT JOINs the compiled expressions need, to follow the FROM of the entity under `alias`."""
+        return "".join(self.scope.join_sql)
 
     def error(self, message: str, node: Node) -> ExpressionError:
         return ExpressionError(f"{message} at position {node.position + 1}", target=self.option, position=node.position)
@@ -140,15 +184,76 @@ class FilterCompiler:
             raise self.error("The expression must be true or false", node)
         return typed
 
+    def walk(self, node: Node, segments: list[str]) -> tuple[Scope, EntitySet, str, bool, list[str]]:
+        """Follow the single-valued navigation segments of a path from its scope (a lambda variable or the
+        entity itself): the scope, the entity and alias reached, whether a null may arise on the way, and the
+        segments left (the property, or a collection navigation and its lambda)."""
+        scope = self.scope
+        if segments[0] in self.variables:
+            scope = self.variables[segments[0]]
+            if len(segments) == 1:
+                raise self.error(f"The lambda variable {segments[0]!r} is an entity; name one of its properties", node)
+            segments = segments[1:]
+        entity, alias, nullable = scope.entity, scope.alias, False
+        walked: list[str] = []
+        while len(segments) > 1:
+            relation = entity.relation(segments[0])
+            if relation is None:
+                raise self.error(f"{entity.type_name} has no navigation property {segments[0]!r}", node)
+            if relation.many:
+                break
+            walked.append(segments[0])
+            local = entity.field(relation.local_field)
+            nullable = nullable or local is None or local.nullable
+            alias = scope.navigate(self.builder, tuple(walked), relation, alias)
+            entity = ENTITY_SETS[relation.target]
+            self.resources.add(entity.resource)
+            segments = segments[1:]
+        return scope, entity, alias, nullable, segments
+
     def column(self, node: Property) -> Typed:
-        model_field = self.entity.field(node.name)
+        _, entity, alias, nullable, rest = self.walk(node, node.name.split("/"))
+        name = rest[0]
+        model_field = entity.field(name) if len(rest) == 1 else None
         if model_field is None:
-            if self.entity.relation(node.name.split("/")[0]) is not None:
-                raise NotImplementedFeature(
-                    f"The navigation property {node.name!r} cannot be used here", target=self.option
+            relation = entity.relation(name)
+            if relation is not None and relation.many:
+                raise self.error(
+                    f"{name!r} is a collection; test its members with {name}/any(x: ...) or {name}/all(x: ...)", node
                 )
-            raise self.error(f"{self.entity.type_name} has no property {node.name!r}", node)
-        return Typed(f'{self.alias}."{model_field.name}"', _CATEGORY[model_field.edm_type], model_field.nullable)
+            if relation is not None:
+                raise self.error(f"{name!r} is an entity; name one of its properties, e.g. {name}/id", node)
+            raise self.error(f"{entity.type_name} has no property {name!r}", node)
+        return Typed(f'{alias}."{model_field.name}"', _CATEGORY[model_field.edm_type], nullable or model_field.nullable)
+
+    def lambda_(self, node: Lambda) -> Typed:
+        """any/all as EXISTS over the collection's rows, correlated on the relation's (indexed) remote field.
+        any: some member makes the predicate true; all: no member makes it anything but true (part 2,
+        5.1.1.10); both are true or false, never null, so `not` of them is NOT EXISTS / EXISTS."""
+        _, entity, parent, _, rest = self.walk(node, node.path.split("/"))
+        relation = entity.relation(rest[0]) if len(rest) == 1 else None
+        if relation is None or not relation.many:
+            raise self.error(f"{node.path!r} is not a collection navigation property", node)
+        if len(self.variables) >= MAX_LAMBDA_NESTING:
+            raise self.error(f"Lambdas nest at most {MAX_LAMBDA_NESTING} deep", node)
+        target = ENTITY_SETS[relation.target]
+        self.resources.add(target.resource)
+        inner = Scope(target, self.builder.alias())
+        conditions = [f'{inner.alias}."{relation.remote_field}" = {parent}."{relation.local_field}"']
+        if node.variable is not None and node.predicate is not None:
+            if node.variable in self.variables or entity.field(node.variable) or self.entity.field(node.variable):
+                raise self.error(f"The lambda variable {node.variable!r} is already in use", node)
+            self.variables[node.variable] = inner
+            try:
+                predicate = self.predicate(node.predicate)
+            finally:
+                del self.variables[node.variable]
+            holds = predicate.when_true()
+            conditions.append(holds if node.operator == "any" else f"({holds}) IS NOT TRUE")
+        exists = f"EXISTS (SELECT 1 FROM {inner.from_sql()} WHERE {' AND '.join(conditions)})"
+        if node.operator == "any":
+            return _predicate(exists, f"(NOT {exists})")
+        return _predicate(f"(NOT {exists})", exists)
 
     def compile(self, node: Node) -> Typed:
         if isinstance(node, Literal):
@@ -161,6 +266,8 @@ class FilterCompiler:
             return self.binary(node)
         if isinstance(node, In):
             return self.in_list(node)
+        if isinstance(node, Lambda):
+            return self.lambda_(node)
         return self.call(node)
 
     def literal(self, node: Literal) -> Typed:
