@@ -40,3 +40,30 @@ def check_client(session: requests.Session, odata_process: str, seed: Seed) -> N
     assert found[0].price == Decimal("90.5") and found[0].sku == f"{seed.prefix}-09"
     cheap = service.query(product).filter(product.sku.startswith(seed.prefix)).filter(product.price < 15).all()
     assert sorted(entity.stock for entity in cheap) == [0, 1]
+
+
+@pytest.mark.slow
+def test_python_odata_reads_expands_navigation_filters_and_lambdas(
+    odata_process: str, signing_key: str, seed: Seed
+) -> None:
+    principal = Principal(1, "client", False, ALL_READ, "api_key", "client-key")
+    with requests.Session() as session:
+        session.headers[PRINCIPAL_HEADER] = sign_principal(principal, signing_key.encode())
+        service = ODataService(f"{odata_process}/odata/", session=session, reflect_entities=True)
+        product = service.entities["products"]
+        in_root = (
+            service.query(product)
+            .filter(product.sku.startswith(seed.prefix))
+            .filter(f"category/name eq '{seed.prefix} Root'")
+            .expand(product.category)
+            .order_by(product.stock.asc())
+        )
+        found = list(in_root)
+        assert [entity.stock for entity in found] == [5, 6, 7, 8, 9]
+        assert {entity.category.name for entity in found} == {f"{seed.prefix} Root"}
+        ordered = (
+            service.query(product)
+            .filter(product.sku.startswith(seed.prefix))
+            .filter("order_items/any(i: i/quantity eq 1 and i/order/customer/city eq 'Paris')")
+        )
+        assert sorted(entity.stock for entity in ordered) == [0, 1]
