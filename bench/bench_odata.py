@@ -1,17 +1,23 @@
-"""Data API benchmark (issue 6): an OData $filter + $orderby + $top call and the equivalent Query API call against
-the same query written by hand in asyncpg, on 1,000,000 demo products, in one run.
+"""Data API benchmark: OData calls and the equivalent Query API call against the same queries written by hand in
+asyncpg, on 1,000,000 demo products, in one run. Scenarios (--scenario, default all):
 
-    stock gt 0 and price lt 50, ordered by name, first 100 products, every product field
+    filter      stock gt 0 and price lt 50, ordered by name, first 100 products, every product field
+                (OData, Query API)
+    navigation  products whose category/name eq 'Lighting' and stock gt 0, ordered by name, first 100 (a join)
+    lambda      orders with items/any(i: i/quantity gt 4), ordered by id, first 100 (a correlated EXISTS)
+    expand      orders ordered by id, first 100, $expand=items($expand=product($select=name)) (two levels; the
+                hand version is the three statements a programmer would write: orders, their items, the products)
 
 Rows, measured in interleaved rounds, each call one at a time (latency, not throughput) by default:
   (1) hand SQL, asyncpg in process     pool.fetch of the hand-written statement + json.dumps of the rows
   (2) hand SQL behind bare aiohttp     the same in a ~20-line aiohttp handler in its own process: (1) + one HTTP hop
-  (3) OData                            GET /odata/products?$filter=...&$orderby=name&$top=100 on the odata service
-  (4) Query API                        POST /api/query with products(filter:, order:, limit:) { every field }
+  (3) OData                            GET /odata/<set>?... on the odata service
+  (4) Query API (filter scenario)      POST /api/query with products(filter:, order:, limit:) { every field }
 (3) and (4) go straight to the odata service with a signed principal (the gateway is bench_gateway.py's subject).
 The target is (3) and (4) within 1.3x of hand SQL at p50; the ratio to (2) shows the share the HTTP hop takes.
 
     .venv/bin/python bench/bench_odata.py [--products 1000000] [--requests 30] [--rounds 30] [--concurrency 1]
+                                          [--scenario filter|navigation|lambda|expand]
 """
 
 from __future__ import annotations
@@ -22,7 +28,8 @@ import json
 import os
 import sys
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
@@ -37,6 +44,7 @@ from harness import (
     Call,
     LoadResult,
     Platform,
+    Service,
     fetch,
     load_average,
     machine_note,
@@ -49,22 +57,16 @@ from harness import (
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 
 FIELDS = ("id", "sku", "name", "description", "price", "stock", "category_id", "active", "created_at", "updated_at")
-ODATA_PATH = "/odata/products?" + "&".join(
-    f"{name}={quote(value, safe='')}"
-    for name, value in (("$filter", "stock gt 0 and price lt 50"), ("$orderby", "name"), ("$top", "100"))
-)
+ORDER_FIELDS = ("id", "number", "customer_id", "status", "total", "currency", "placed_at", "created_at", "updated_at")
+ITEM_FIELDS = ("id", "order_id", "product_id", "quantity", "unit_price")
 QUERY_DOCUMENT = f'products(filter: "stock gt 0 and price lt 50", order: "name", limit: 100) {{ {" ".join(FIELDS)} }}'
-HAND_SQL = f"""
-    SELECT {", ".join(FIELDS)}
-    FROM catalog.products
-    WHERE stock > $1 AND price < $2
-    ORDER BY name, id
-    LIMIT $3
-"""
-HAND_ARGS = (0, 50, 100)
 SERVE_FLAG = "--serve-hand-sql"
 SCRIPT = str(Path(__file__).resolve())
 POOL = web.AppKey("pool", asyncpg.Pool)
+
+
+def odata_path(entity_set: str, **options: str) -> str:
+    return f"/odata/{entity_set}?" + "&".join(f"${name}={quote(value, safe='')}" for name, value in options.items())
 
 
 def json_value(value: object) -> object:
@@ -75,15 +77,104 @@ def json_value(value: object) -> object:
     return value
 
 
-async def hand_query(pool: asyncpg.Pool) -> bytes:
-    rows = await pool.fetch(HAND_SQL, *HAND_ARGS)
-    products = [{name: json_value(value) for name, value in row.items()} for row in rows]
-    return json.dumps({"value": products}, separators=(",", ":")).encode()
+def rows_json(rows: list[asyncpg.Record]) -> list[dict[str, object]]:
+    return [{name: json_value(value) for name, value in row.items()} for row in rows]
+
+
+async def hand_filter(pool: asyncpg.Pool) -> list[dict[str, object]]:
+    sql = f"""SELECT {", ".join(FIELDS)} FROM catalog.products WHERE stock > $1 AND price < $2
+              ORDER BY name, id LIMIT $3"""
+    return rows_json(await pool.fetch(sql, 0, 50, 100))
+
+
+async def hand_navigation(pool: asyncpg.Pool) -> list[dict[str, object]]:
+    sql = f"""SELECT {", ".join(f"p.{name}" for name in FIELDS)} FROM catalog.products p
+              JOIN catalog.categories c ON c.id = p.category_id
+              WHERE c.name = $1 AND p.stock > $2 ORDER BY p.name, p.id LIMIT $3"""
+    return rows_json(await pool.fetch(sql, "Lighting", 0, 100))
+
+
+async def hand_lambda(pool: asyncpg.Pool) -> list[dict[str, object]]:
+    sql = f"""SELECT {", ".join(ORDER_FIELDS)} FROM catalog.orders o
+              WHERE EXISTS (SELECT 1 FROM catalog.order_items i WHERE i.order_id = o.id AND i.quantity > $1)
+              ORDER BY o.id LIMIT $2"""
+    return rows_json(await pool.fetch(sql, 4, 100))
+
+
+async def hand_expand(pool: asyncpg.Pool) -> list[dict[str, object]]:
+    async with pool.acquire() as conn:
+        orders = rows_json(
+            await conn.fetch(f"SELECT {', '.join(ORDER_FIELDS)} FROM catalog.orders ORDER BY id LIMIT 100")
+        )
+        items = rows_json(
+            await conn.fetch(
+                f"SELECT {', '.join(ITEM_FIELDS)} FROM catalog.order_items"
+                " WHERE order_id = ANY($1::bigint[]) ORDER BY id",
+                [order["id"] for order in orders],
+            )
+        )
+        names = {
+            row["id"]: row["name"]
+            for row in await conn.fetch(
+                "SELECT id, name FROM catalog.products WHERE id = ANY($1::bigint[])",
+                list({item["product_id"] for item in items}),
+            )
+        }
+    by_order: dict[object, list[dict[str, object]]] = {}
+    for item in items:
+        by_order.setdefault(item["order_id"], []).append({**item, "product": {"name": names[item["product_id"]]}})
+    return [{**order, "items": by_order.get(order["id"], [])} for order in orders]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    name: str
+    description: str
+    odata: str
+    hand: Callable[[asyncpg.Pool], Awaitable[list[dict[str, object]]]]
+    query_api: bool = False  # the filter scenario also runs through the Query API
+
+
+SCENARIOS = {
+    scenario.name: scenario
+    for scenario in (
+        Scenario(
+            "filter",
+            "$filter=stock gt 0 and price lt 50 & $orderby=name & $top=100 (all 10 fields)",
+            odata_path("products", filter="stock gt 0 and price lt 50", orderby="name", top="100"),
+            hand_filter,
+            query_api=True,
+        ),
+        Scenario(
+            "navigation",
+            "$filter=category/name eq 'Lighting' and stock gt 0 & $orderby=name & $top=100",
+            odata_path("products", filter="category/name eq 'Lighting' and stock gt 0", orderby="name", top="100"),
+            hand_navigation,
+        ),
+        Scenario(
+            "lambda",
+            "orders $filter=items/any(i: i/quantity gt 4) & $orderby=id & $top=100",
+            odata_path("orders", filter="items/any(i: i/quantity gt 4)", orderby="id", top="100"),
+            hand_lambda,
+        ),
+        Scenario(
+            "expand",
+            "orders $orderby=id & $top=100 & $expand=items($expand=product($select=name))",
+            odata_path("orders", orderby="id", top="100", expand="items($expand=product($select=name))"),
+            hand_expand,
+        ),
+    )
+}
+
+
+async def hand_answer(pool: asyncpg.Pool, scenario: Scenario) -> bytes:
+    return json.dumps({"value": await scenario.hand(pool)}, separators=(",", ":")).encode()
 
 
 def hand_sql_app(database_url: str) -> web.Application:
-    async def products(request: web.Request) -> web.Response:
-        return web.Response(body=await hand_query(request.app[POOL]), content_type="application/json")
+    async def answer(request: web.Request) -> web.Response:
+        scenario = SCENARIOS[request.match_info["scenario"]]
+        return web.Response(body=await hand_answer(request.app[POOL], scenario), content_type="application/json")
 
     async def pool(app: web.Application) -> AsyncIterator[None]:
         app[POOL] = await asyncpg.create_pool(database_url, min_size=1, max_size=10)
@@ -96,7 +187,7 @@ def hand_sql_app(database_url: str) -> web.Application:
     app = web.Application()
     app.cleanup_ctx.append(pool)
     app.router.add_get("/readyz", ready)
-    app.router.add_get("/products", products)
+    app.router.add_get("/hand/{scenario}", answer)
     return app
 
 
@@ -105,7 +196,12 @@ def serve_hand_sql() -> None:
     web.run_app(app, host=LOOPBACK, port=int(os.environ["LISTEN_PORT"]), access_log=None, print=None)
 
 
-async def in_process(pool: asyncpg.Pool, label: str, concurrency: int, requests: int) -> LoadResult:
+def shape(entities: list[dict[str, object]]) -> list[object]:
+    """What must agree between hand SQL and the service: the ids, in order, and those of expanded items."""
+    return [(entity["id"], [item["id"] for item in entity.get("items", [])]) for entity in entities]  # type: ignore[union-attr]
+
+
+async def in_process(pool: asyncpg.Pool, scenario: Scenario, label: str, concurrency: int, requests: int) -> LoadResult:
     result = LoadResult(label)
     budget = requests
 
@@ -114,7 +210,7 @@ async def in_process(pool: asyncpg.Pool, label: str, concurrency: int, requests:
         while budget > 0:
             budget -= 1
             started = time.perf_counter()
-            await hand_query(pool)
+            await hand_answer(pool, scenario)
             result.latencies.append(time.perf_counter() - started)
 
     started = time.perf_counter()
@@ -128,7 +224,7 @@ def signed(signing_key: bytes) -> dict[str, str]:
         user_id=1,
         username="bench",
         is_admin=False,
-        permissions=frozenset({"products:read"}),
+        permissions=frozenset({"products:read", "categories:read", "orders:read"}),
         credential_kind="api_key",
         credential_id="bench",
     )
@@ -137,6 +233,7 @@ def signed(signing_key: bytes) -> dict[str, str]:
 
 async def measure(args: argparse.Namespace) -> None:
     print(f"bench_odata: {machine_note()}")
+    scenarios = [SCENARIOS[name] for name in args.scenario]
     async with Platform(log_level=args.log_level) as platform:
         started = time.perf_counter()
         print(platform.load_demo_data(args.products), f"(wall {time.perf_counter() - started:.1f} s)")
@@ -146,56 +243,64 @@ async def measure(args: argparse.Namespace) -> None:
         key = platform.signing_key_bytes
         pool = await asyncpg.create_pool(platform.database_url, min_size=1, max_size=10)
         try:
-            await pool.execute("ANALYZE catalog.products")
-            expected = json.loads(await hand_query(pool))["value"]
-            plan = await pool.fetch("EXPLAIN (ANALYZE, BUFFERS) " + HAND_SQL, *HAND_ARGS)
-
-            def calls() -> dict[str, Call]:
-                return {
-                    "(2) hand SQL behind bare aiohttp": Call("GET", f"{hand.url}/products"),
-                    "(3) OData $filter+$orderby+$top": Call("GET", odata.url + ODATA_PATH, signed(key)),
-                    "(4) Query API POST /api/query": Call(
-                        "POST", f"{odata.url}/api/query", signed(key), {"query": QUERY_DOCUMENT}
-                    ),
-                }
-
-            async with aiohttp.ClientSession() as session:
-                # All four answer the same 100 products before anything is timed.
-                for label, call in calls().items():
-                    answer = await fetch(session, call.method, call.url, headers=call.headers, json=call.json)
-                    got = answer.get("value") or answer.get("products")
-                    if [item["id"] for item in got] != [item["id"] for item in expected]:
-                        raise BenchError(f"{label} answered other products than the hand-written SQL")
-            if len(expected) != 100:
-                raise BenchError(f"the query matched {len(expected)} products, not 100: load more --products")
-
-            labels = ["(1) hand SQL, asyncpg in process", *calls()]
-            totals = {label: LoadResult(label) for label in labels}
-            async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as session:
-                servers = {labels[1]: hand, labels[2]: odata, labels[3]: odata}
-                cpu = dict.fromkeys(labels, 0.0)
-
-                async def one_round(requests: int, record: bool) -> None:
-                    before = time.process_time()
-                    result = await in_process(pool, labels[0], args.concurrency, requests)
-                    if record:
-                        cpu[labels[0]] += time.process_time() - before
-                        totals[labels[0]].merge(result)
-                    for label, call in calls().items():
-                        before = servers[label].cpu_seconds()
-                        result = await run_load(
-                            label, call, concurrency=args.concurrency, requests=requests, session=session
-                        )
-                        if record:
-                            cpu[label] += servers[label].cpu_seconds() - before
-                            totals[label].merge(result)
-
-                await one_round(args.warmup, record=False)
-                for _ in range(args.rounds):
-                    await one_round(args.requests, record=True)
+            await pool.execute("ANALYZE")
+            for scenario in scenarios:
+                await measure_scenario(args, scenario, pool, odata, hand, key)
             load_after = load_average()
         finally:
             await pool.close()
+    print(f"load average after the rounds: {load_after}")
+    print(f"bench_odata: done; {machine_note()}")
+
+
+async def measure_scenario(
+    args: argparse.Namespace, scenario: Scenario, pool: asyncpg.Pool, odata: Service, hand: Service, key: bytes
+) -> None:
+    expected = await scenario.hand(pool)
+
+    def calls() -> dict[str, Call]:
+        found = {
+            "(2) hand SQL behind bare aiohttp": Call("GET", f"{hand.url}/hand/{scenario.name}"),
+            f"(3) OData {scenario.name}": Call("GET", odata.url + scenario.odata, signed(key)),
+        }
+        if scenario.query_api:
+            found["(4) Query API POST /api/query"] = Call(
+                "POST", f"{odata.url}/api/query", signed(key), {"query": QUERY_DOCUMENT}
+            )
+        return found
+
+    async with aiohttp.ClientSession() as session:
+        # Every variant answers the same entities (and expanded items) before anything is timed.
+        for label, call in calls().items():
+            answer = await fetch(session, call.method, call.url, headers=call.headers, json=call.json)
+            got = answer.get("value") or answer.get("products")
+            if shape(got) != shape(expected):
+                raise BenchError(f"{scenario.name}: {label} answered other entities than the hand-written SQL")
+    if len(expected) != 100:
+        raise BenchError(f"{scenario.name}: the query matched {len(expected)} entities, not 100: load more --products")
+
+    labels = ["(1) hand SQL, asyncpg in process", *calls()]
+    totals = {label: LoadResult(label) for label in labels}
+    servers = {label: hand if label.startswith("(2)") else odata for label in labels[1:]}
+    cpu = dict.fromkeys(labels, 0.0)
+    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as session:
+
+        async def one_round(requests: int, record: bool) -> None:
+            before = time.process_time()
+            result = await in_process(pool, scenario, labels[0], args.concurrency, requests)
+            if record:
+                cpu[labels[0]] += time.process_time() - before
+                totals[labels[0]].merge(result)
+            for label, call in calls().items():
+                before = servers[label].cpu_seconds()
+                result = await run_load(label, call, concurrency=args.concurrency, requests=requests, session=session)
+                if record:
+                    cpu[label] += servers[label].cpu_seconds() - before
+                    totals[label].merge(result)
+
+        await one_round(args.warmup, record=False)
+        for _ in range(args.rounds):
+            await one_round(args.requests, record=True)
 
     hand_sql, hand_http = totals[labels[0]], totals[labels[1]]
     print()
@@ -203,7 +308,7 @@ async def measure(args: argparse.Namespace) -> None:
         f"{args.products:,} products; concurrency {args.concurrency}; {args.rounds} interleaved rounds of "
         f"{args.requests} calls per row after {args.warmup} warm-up calls; service LOG_LEVEL={args.log_level}"
     )
-    print(f"query: $filter=stock gt 0 and price lt 50 & $orderby=name & $top=100 (all {len(FIELDS)} fields)")
+    print(f"scenario {scenario.name}: {scenario.description}")
     rows = []
     for result in totals.values():
         rows.append(
@@ -232,10 +337,6 @@ async def measure(args: argparse.Namespace) -> None:
     for result in totals.values():
         if result.first_failure:
             print(f"  first error of {result.label}: {result.first_failure}")
-    print("plan of the hand-written statement:")
-    print("\n".join(f"  {record[0]}" for record in plan))
-    print(f"load average after the rounds: {load_after}")
-    print(f"bench_odata: done; {machine_note()}")
 
 
 def parse_args() -> argparse.Namespace:
@@ -246,6 +347,9 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--warmup", type=int, default=50, help="warm-up calls per row (default 50)")
     parser.add_argument("--concurrency", type=int, default=1, help="calls in flight per row (default 1)")
     parser.add_argument("--log-level", default="INFO", help="LOG_LEVEL of the services (default INFO, as deployed)")
+    parser.add_argument(
+        "--scenario", action="append", choices=sorted(SCENARIOS), help="a scenario to run (repeatable; default all)"
+    )
     args = parser.parse_args()
     if not 1000 <= args.products <= 10_000_000:
         parser.error("--products must be 1000..10000000 (fewer leave the query short of 100 matches)")
@@ -253,6 +357,7 @@ def parse_args() -> argparse.Namespace:
         parser.error("--requests 1..100000, --rounds 1..1000, --warmup 1..10000")
     if not 1 <= args.concurrency <= 64:
         parser.error("--concurrency must be 1..64")
+    args.scenario = args.scenario or list(SCENARIOS)
     return args
 
 

@@ -25,7 +25,9 @@ async def fetch(conn: asyncpg.Connection, sql: str, params: Sequence[object]) ->
         raise QueryTimeout("The query took longer than this service allows; narrow it with $filter or $top") from None
     except asyncpg.DataError as error:
         reason = type(error).__name__.removesuffix("Error")
-        raise QueryNotEvaluable(f"The query cannot be evaluated on the stored data ({reason})") from None
+        raise QueryNotEvaluable(
+            f"The query cannot be evaluated on the stored data ({reason})", target="query"
+        ) from None
 
 
 async def fetch_count(conn: asyncpg.Connection, sql: str, params: Sequence[object]) -> int:

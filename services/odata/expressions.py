@@ -41,7 +41,7 @@ _TOKEN = re.compile(
   | (?P<string>'(?:[^']|'')*')
   | (?P<alias>@[A-Za-z_][A-Za-z0-9_]*)
   | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<punct>[(),/\-])
+  | (?P<punct>[(),/:\-])
     """,
     re.VERBOSE,
 )
@@ -108,7 +108,18 @@ class Call:
     position: int
 
 
-Node = Literal | Property | Unary | Binary | In | Call
+@dataclass(frozen=True)
+class Lambda:
+    """`path/any(v: predicate)` or `path/all(v: predicate)` over a collection navigation; `any()` has neither."""
+
+    path: str
+    operator: str  # any | all
+    variable: str | None
+    predicate: Node | None
+    position: int
+
+
+Node = Literal | Property | Unary | Binary | In | Call | Lambda
 
 # Binary operators by binding power, lowest first (OData v4 ABNF, section 5.1.1 operator precedence).
 _BINARY_POWER: dict[str, int] = {
@@ -130,7 +141,8 @@ _BINARY_POWER: dict[str, int] = {
     "mod": 6,
 }
 _UNSUPPORTED_OPERATORS = {"has"}
-_UNSUPPORTED_NAMES = {"any", "all", "isof", "cast", "$it", "$root", "geo"}
+_UNSUPPORTED_NAMES = {"isof", "cast", "geo"}
+_LAMBDAS = ("any", "all")
 
 
 class ExpressionParser:
@@ -196,7 +208,7 @@ class ExpressionParser:
 
     def expression(self, min_power: int, depth: int) -> Node:
         self.check_depth(depth)
-        left = self.unary(depth + 1)
+        left = self.unary(depth)
         while True:
             token = self.current
             power = _BINARY_POWER.get(token.text) if token.kind == "name" else None
@@ -216,10 +228,10 @@ class ExpressionParser:
     def in_list(self, depth: int) -> tuple[Node, ...]:
         self.check_depth(depth)
         self.expect("(")
-        items = [self.expression(0, depth + 1)]
+        items = [self.expression(0, depth)]
         while self.current.text == ",":
             self.advance()
-            items.append(self.expression(0, depth + 1))
+            items.append(self.expression(0, depth))
             if len(items) > MAX_IN_ITEMS:
                 raise ExpressionError(f"An 'in' list holds at most {MAX_IN_ITEMS} values", target=self.option)
         self.expect(")")
@@ -237,7 +249,7 @@ class ExpressionParser:
             if isinstance(operand, Literal) and isinstance(operand.value, int | Decimal):
                 return Literal(-operand.value, token.position)
             return Unary("neg", operand, token.position)
-        return self.primary(depth + 1)
+        return self.primary(depth)
 
     def primary(self, depth: int) -> Node:
         self.check_depth(depth)
@@ -260,30 +272,49 @@ class ExpressionParser:
             if self.current.text == "(":
                 return self.call(token, depth + 1)
             if self.current.text == "/":
-                return self.path(token)
+                return self.path(token, depth + 1)
             if token.text in _BINARY_POWER or token.text in ("not", "asc", "desc"):
                 raise self.error("Expected a value", token)
             return Property(token.text, token.position)
         raise self.error("Expected a value", token)
 
-    def path(self, first: Token) -> Node:
+    def path(self, first: Token, depth: int) -> Node:
         segments = [first.text]
         while self.current.text == "/":
             self.advance()
             segment = self.advance()
             if segment.kind != "name":
                 raise self.error("Expected a property name after '/'", segment)
+            if segment.text in _LAMBDAS and self.current.text == "(":
+                return self.lambda_(first, "/".join(segments), segment.text, depth)
             segments.append(segment.text)
         return Property("/".join(segments), first.position)
+
+    def lambda_(self, first: Token, path: str, operator: str, depth: int) -> Node:
+        """OData v4 part 2, 5.1.1.10: any(v: predicate), all(v: predicate), any()."""
+        self.check_depth(depth)
+        self.expect("(")
+        if self.current.text == ")":
+            self.advance()
+            if operator == "all":
+                raise self.error("all() needs a lambda variable and a predicate")
+            return Lambda(path, operator, None, None, first.position)
+        variable = self.advance()
+        if variable.kind != "name" or variable.text in _BINARY_POWER or variable.text in ("not", "true", "false"):
+            raise self.error("Expected a lambda variable name", variable)
+        self.expect(":")
+        predicate = self.expression(0, depth + 1)
+        self.expect(")")
+        return Lambda(path, operator, variable.text, predicate, first.position)
 
     def call(self, name: Token, depth: int) -> Node:
         self.expect("(")
         arguments: list[Node] = []
         if self.current.text != ")":
-            arguments.append(self.expression(0, depth + 1))
+            arguments.append(self.expression(0, depth))
             while self.current.text == ",":
                 self.advance()
-                arguments.append(self.expression(0, depth + 1))
+                arguments.append(self.expression(0, depth))
         self.expect(")")
         return Call(name.text, tuple(arguments), name.position)
 

@@ -12,7 +12,7 @@ from services.odata import reading
 from services.odata.config import Config
 from services.odata.keys import CONFIG, POOL
 from services.odata.metadata import metadata_xml, service_document
-from services.odata.query import ODataQuery, QueryOptionError, parse_query
+from services.odata.query import Expand, ODataQuery, QueryOptionError, parse_query
 from services.odata.query_language import parse_query_document
 from services.odata.query_runner import authorize, run_plans
 from shared.catalog.model import ENTITY_SETS, EntitySet
@@ -66,14 +66,19 @@ def readable_query(request: web.Request, principal: Principal, entity: EntitySet
     if repeated is not None:
         raise QueryOptionError(f"The query option {repeated[:64]} is given more than once", target=repeated[:64])
     query = parse_query(entity, request.query, request.query_string)
-    for expand in query.expand:
-        principal.require(expand.target.resource, "read")
+    for resource in sorted(query.resources):  # $expand targets, navigation paths and lambdas in $filter/$orderby
+        principal.require(resource, "read")
     return query
+
+
+def expanded_names(expands: tuple[Expand, ...]) -> list[str]:
+    """The $expand part of a context URL's select list (OData v4 part 1, 10.9): `items(product())`."""
+    return [f"{expand.relation.name}({','.join(expanded_names(expand.expand))})" for expand in expands]
 
 
 def context_url(base: str, query: ODataQuery, single: bool = False) -> str:
     names = [field.name for field in query.select] if query.explicit_select else []
-    names += [f"{expand.relation.name}()" for expand in query.expand]
+    names += expanded_names(query.expand)
     projection = f"({','.join(names)})" if names else ""
     return f"{base}/$metadata#{query.entity.name}{projection}{'/$entity' if single else ''}"
 
@@ -82,8 +87,6 @@ def next_link(request: web.Request, base: str, entity: EntitySet, page: reading.
     params = [(name, value) for name, value in request.query.items() if name not in ("$skip", "$top", "$skiptoken")]
     if page.next_token is not None:
         params.append(("$skiptoken", page.next_token))
-    else:
-        params.append(("$skip", str(page.next_skip)))
     top = page.next_top
     if top is not None:
         params.append(("$top", str(top)))
@@ -120,7 +123,7 @@ async def get_collection(request: web.Request, principal: Principal, entity: Ent
     if page.count is not None:
         body["@odata.count"] = page.count
     body["value"] = page.entities
-    if page.next_skip is not None or page.next_token is not None:
+    if page.next_token is not None:
         body["@odata.nextLink"] = next_link(request, base, entity, page)
     return json_response(body)
 

@@ -1,9 +1,11 @@
 """Keyset paging for @odata.nextLink: the link carries an opaque $skiptoken holding the last row's sort values,
 so page N costs the same as page 1 (an OFFSET of 900,000 rows reads and discards them all).
 
-Only possible when every sort field is non-nullable (NULLs have no place in a row comparison); otherwise the
-nextLink falls back to $skip. The token is client-supplied data: it is decoded strictly, each value checked
-against its field's type, and bound as a parameter like any other value.
+Nulls sort first ascending and last descending (OData 4.01 part 2, 5.1.4 $orderby), so a nullable sort field
+gets NULLS FIRST/LAST and the "after this row" condition spells out where null stands instead of relying on a row
+comparison, which is NULL for a null value.
+The token is client-supplied data: it is decoded strictly, each value checked against its field's type (null
+only for a nullable field), and bound as a parameter like any other value.
 """
 
 from __future__ import annotations
@@ -12,14 +14,28 @@ import base64
 import binascii
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
+from services.odata.expressions import Node
 from shared.catalog.model import EntitySet, Field
 from shared.errors import BadRequest
 
 MAX_TOKEN_LENGTH = 4000
-SortKey = tuple[tuple[Field, bool], ...]  # (field, descending)
+
+
+@dataclass(frozen=True)
+class OrderItem:
+    """One $orderby item. `field` is the model field ordered by, or, for a navigation path or an expression
+    (`expression` set), a stand-in typed like its value, whose name labels the value in the SELECT list."""
+
+    field: Field
+    descending: bool
+    expression: Node | None = None
+
+
+SortKey = tuple[OrderItem, ...]
 
 
 class SkipTokenError(BadRequest):
@@ -32,15 +48,23 @@ class SkipTokenError(BadRequest):
 def sort_key(entity: EntitySet, orderby: SortKey) -> SortKey:
     key_field = entity.field(entity.key)
     assert key_field is not None
-    if any(model_field.name == entity.key for model_field, _ in orderby):
+    if any(item.field == key_field and item.expression is None for item in orderby):
         return orderby
     # The tie-breaker follows the last sort direction so that (price DESC, id DESC) is one backward index scan.
-    descending = orderby[-1][1] if orderby else False
-    return (*orderby, (key_field, descending))
+    descending = orderby[-1].descending if orderby else False
+    return (*orderby, OrderItem(key_field, descending))
 
 
-def keyset_possible(sort: SortKey) -> bool:
-    return all(not model_field.nullable for model_field, _ in sort)
+def order_by(sort: SortKey, columns: Sequence[str]) -> str:
+    """The ORDER BY list over the items' SQL `columns`; NULLS FIRST/LAST only where a value can be null, so the
+    plain indexes keep serving the rest (PostgreSQL's default puts nulls last ascending, the opposite of OData)."""
+    items = []
+    for item, column in zip(sort, columns, strict=True):
+        sql = f"{column} {'DESC' if item.descending else 'ASC'}"
+        if item.field.nullable:
+            sql += " NULLS LAST" if item.descending else " NULLS FIRST"
+        items.append(sql)
+    return ", ".join(items)
 
 
 def _encode_value(value: object) -> object:
@@ -58,6 +82,8 @@ def encode_token(values: Sequence[object]) -> str:
 
 def _decode_value(model_field: Field, value: object) -> object:
     edm = model_field.edm_type
+    if value is None and model_field.nullable:
+        return None
     if edm in ("Edm.Int64", "Edm.Int32") and isinstance(value, int) and not isinstance(value, bool):
         if -(2**63) <= value < 2**63:
             return value
@@ -65,6 +91,8 @@ def _decode_value(model_field: Field, value: object) -> object:
         return value
     elif edm == "Edm.Boolean" and isinstance(value, bool):
         return value
+    elif edm == "Edm.Decimal" and isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**40:
+        return Decimal(value)
     elif edm == "Edm.Decimal" and isinstance(value, str) and len(value) <= 40:
         try:
             number = Decimal(value)
@@ -89,23 +117,42 @@ def decode_token(token: str, sort: SortKey) -> tuple[object, ...]:
         values = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     except (ValueError, binascii.Error, UnicodeDecodeError):
         raise SkipTokenError() from None
-    if not isinstance(values, list) or len(values) != len(sort) or not keyset_possible(sort):
+    if not isinstance(values, list) or len(values) != len(sort):
         raise SkipTokenError()
-    return tuple(_decode_value(model_field, value) for (model_field, _), value in zip(sort, values, strict=True))
+    return tuple(_decode_value(item.field, value) for item, value in zip(sort, values, strict=True))
 
 
-def after_condition(sort: SortKey, placeholders: Sequence[str], alias: str = "t") -> str:
-    """Rows strictly after the token's row in the sort order."""
-    columns = [f'{alias}."{model_field.name}"' for model_field, _ in sort]
-    directions = {descending for _, descending in sort}
-    if len(directions) == 1:
+def after_condition(
+    sort: SortKey, columns: Sequence[str], values: Sequence[object], placeholders: Sequence[str | None]
+) -> str:
+    """Rows strictly after the token's row in the sort order; `placeholders` holds None where the value is null
+    (a null is never bound: it is written as IS NULL)."""
+    directions = {item.descending for item in sort}
+    nulls = any(item.field.nullable for item in sort)
+    if len(directions) == 1 and not nulls:
         operator = "<" if directions.pop() else ">"
-        return f"(({', '.join(columns)}) {operator} ({', '.join(placeholders)}))"
+        return f"(({', '.join(columns)}) {operator} ({', '.join(str(p) for p in placeholders)}))"
     alternatives = []
-    for index, (_, descending) in enumerate(sort):
-        equal = [f"{columns[i]} = {placeholders[i]}" for i in range(index)]
-        step = f"{columns[index]} {'<' if descending else '>'} {placeholders[index]}"
-        alternatives.append("(" + " AND ".join([*equal, step]) + ")")
+    equal: list[str] = []
+    for item, column, value, placeholder in zip(sort, columns, values, placeholders, strict=True):
+        descending = item.descending
+        if value is None:
+            # Ascending, nulls come first: every non-null value follows. Descending, nulls come last: nothing does.
+            step = None if descending else f"{column} IS NOT NULL"
+            same = f"{column} IS NULL"
+        else:
+            step = f"{column} {'<' if descending else '>'} {placeholder}"
+            if descending and item.field.nullable:
+                step = f"({step} OR {column} IS NULL)"
+            same = f"{column} = {placeholder}"
+        if step is not None:
+            alternatives.append("(" + " AND ".join([*equal, step]) + ")")
+        equal.append(same)
+    if not alternatives:
+        return "FALSE"
+    condition = "(" + " OR ".join(alternatives) + ")"
+    if sort[0].field.nullable or values[0] is None:
+        return condition
     # The bound on the first column alone lets an index on it skip straight to the position.
-    first_bound = f"{columns[0]} {'<=' if sort[0][1] else '>='} {placeholders[0]}"
-    return f"({first_bound} AND (" + " OR ".join(alternatives) + "))"
+    first_bound = f"{columns[0]} {'<=' if sort[0].descending else '>='} {placeholders[0]}"
+    return f"({first_bound} AND {condition})"

@@ -23,9 +23,9 @@ from typing import Any
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from services.odata.compiler import FilterCompiler, SqlBuilder
 from services.odata.expressions import ExpressionError, ExpressionParser, Node
-from services.odata.query import ODataQuery, parse_orderby, parse_search
+from services.odata.keyset import SortKey
+from services.odata.query import ODataQuery, check_filter, parse_orderby, parse_search
 from shared.catalog.model import ENTITY_SETS, EntitySet, Field, Relation
 from shared.errors import ApiError, BadRequest
 
@@ -190,13 +190,14 @@ def _root(root: Tree[Any], default_limit: int, max_limit: int, relations: list[T
         raise _at(set_token, f"Unknown entity set {str(set_token)!r}; one of {', '.join(ENTITY_SETS)}")
     values = _arguments(arguments)
     filter_node: Node | None = None
+    resources: set[str] = set()  # what the filter and order reach through navigation, beyond the root's own
     if "filter" in values:
-        filter_node = _expression(values["filter"], entity)
-    orderby: tuple[tuple[Field, bool], ...] = ()
+        filter_node = _expression(values["filter"], entity, resources)
+    orderby: SortKey = ()
     if "order" in values:
         token = values["order"]
         try:
-            orderby = parse_orderby(entity, _string_value(token), {})
+            orderby = parse_orderby(entity, _string_value(token), {}, "order", resources)
         except ExpressionError as error:
             raise _at_offset(token, error) from None
         except ApiError as error:
@@ -221,6 +222,7 @@ def _root(root: Tree[Any], default_limit: int, max_limit: int, relations: list[T
         count=False,
         search=search,
         expand=(),
+        resources=frozenset(resources - {entity.resource}),
     )
     return RootPlan(str(names[0]), query, selection)
 
@@ -271,11 +273,11 @@ def _at_offset(token: Token, error: ExpressionError) -> QueryLanguageError:
     return QueryLanguageError(message, line, column)
 
 
-def _expression(token: Token, entity: EntitySet) -> Node:
+def _expression(token: Token, entity: EntitySet, resources: set[str]) -> Node:
     text = _string_value(token)
     try:
         node = ExpressionParser(text, "filter", {}).parse()
-        FilterCompiler(entity, SqlBuilder(), "filter").boolean(node)
+        resources |= check_filter(entity, node, "filter")
     except ExpressionError as error:
         raise _at_offset(token, error) from None
     except ApiError as error:

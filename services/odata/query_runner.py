@@ -30,6 +30,7 @@ def required_resources(plans: Sequence[RootPlan]) -> list[str]:
 
     for plan in plans:
         visit(plan.query.entity, plan.selection)
+        resources.extend(sorted(plan.query.resources - set(resources)))
     return resources
 
 

@@ -80,6 +80,22 @@ async def seed(database_url: str) -> AsyncIterator[Seed]:
             yield await insert_seed(conn, prefix)
 
 
+@pytest.fixture
+async def uncategorized(database_url: str, seed: Seed) -> list[int]:
+    """Three more products of the seed, <prefix>-10 .. <prefix>-12 with stock 10-12, in no category."""
+    async with open_pool(database_url) as pool, pool.acquire() as conn:
+        return [
+            await conn.fetchval(
+                """INSERT INTO catalog.products (sku, name, price, stock, category_id)
+                   VALUES ($1, $2, 1, $3, NULL) RETURNING id""",
+                f"{seed.prefix}-{index}",
+                f"{seed.prefix} Loose {index}",
+                index,
+            )
+            for index in (10, 11, 12)
+        ]
+
+
 async def insert_seed(conn: asyncpg.Connection, prefix: str) -> Seed:
     root = await conn.fetchval(
         "INSERT INTO catalog.categories (name, slug) VALUES ($1, $2) RETURNING id", f"{prefix} Root", f"{prefix}-root"

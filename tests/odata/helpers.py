@@ -1,7 +1,15 @@
 from __future__ import annotations
 
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
+import requests
 from aiohttp.test_utils import TestClient
 
 from tests.odata.conftest import Seed
@@ -23,3 +31,40 @@ async def matching(client: TestClient, auth: dict[str, str], seed: Seed, express
         **{"$filter": f"{seed.where()} and ({expression})", "$orderby": "sku", "$top": "50", **params},
     )
     return [int(entity["sku"].rsplit("-", 1)[1]) for entity in body["value"]]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def running_odata(env: dict[str, str]) -> Iterator[str]:
+    """The odata service as a real process on a free port, stopped (and required to exit cleanly) afterwards."""
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "services.odata"],
+        env={**os.environ, **env, "LISTEN_PORT": str(port)},
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 20
+        while True:
+            try:
+                if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                pass
+            assert process.poll() is None, process.stderr.read() if process.stderr else ""
+            assert time.monotonic() < deadline, "the odata service did not become ready"
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        code = process.wait(timeout=10)
+        if process.stderr:
+            process.stderr.close()
+        assert code == 0

@@ -126,13 +126,39 @@ async def test_mixed_sort_directions_page_by_keyset(small_pages: TestClient, aut
     assert all("$skiptoken=" in link for link in links)
 
 
-async def test_sorting_on_a_nullable_field_pages_by_skip(
-    small_pages: TestClient, auth: dict[str, str], seed: Seed
+async def test_nulls_sort_first_ascending_and_last_descending(
+    client: TestClient, auth: dict[str, str], seed: Seed, uncategorized: list[int]
 ) -> None:
-    url = f"/odata/products?$filter={seed.where()}&$orderby=category_id,stock&$skip=1"
+    ascending = await get_json(
+        client, "/odata/products", auth, **{"$filter": seed.where(), "$orderby": "category_id,stock", "$top": "20"}
+    )
+    assert [entity["stock"] for entity in ascending["value"]] == [10, 11, 12, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4]
+    descending = await get_json(
+        client, "/odata/products", auth, **{"$filter": seed.where(), "$orderby": "category_id desc", "$top": "20"}
+    )
+    assert [entity["stock"] for entity in descending["value"]] == [4, 3, 2, 1, 0, 9, 8, 7, 6, 5, 12, 11, 10]
+
+
+@pytest.mark.parametrize(
+    ("orderby", "expected"),
+    [
+        ("category_id,stock", [11, 12, 5, 6, 7, 8, 9, 0, 1, 2, 3, 4]),
+        ("category_id desc,stock desc", [3, 2, 1, 0, 9, 8, 7, 6, 5, 12, 11, 10]),
+        ("category_id desc,stock", [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]),
+    ],
+)
+async def test_sorting_on_a_nullable_field_pages_by_keyset_through_the_nulls(
+    small_pages: TestClient,
+    auth: dict[str, str],
+    seed: Seed,
+    uncategorized: list[int],
+    orderby: str,
+    expected: list[int],
+) -> None:
+    url = f"/odata/products?$filter={seed.where()}&$orderby={orderby}&$skip=1"
     stocks, links = await follow(small_pages, auth, url)
-    assert stocks == [6, 7, 8, 9, 0, 1, 2, 3, 4]
-    assert "$skip=4" in links[0] and "$skiptoken" not in links[0]
+    assert stocks == expected
+    assert links and all("$skiptoken=" in link and "$skip=" not in link for link in links)
 
 
 @pytest.mark.parametrize("token", ["garbage!", "WzEsMiwzXQ", "WyJ4IiwxXQ", "eyJhIjoxfQ"])

@@ -88,3 +88,49 @@ async def test_an_unescaped_plus_in_a_date_time_offset_is_read_as_plus(
     body = await response.json()
     assert response.status == 200, body
     assert [entity["stock"] for entity in body["value"]] == [0]
+
+
+@pytest.mark.parametrize(
+    ("expression", "expected"),
+    [
+        ("category_id ne {child}", [5, 6, 7, 8, 9, 10, 11, 12]),
+        ("not (category_id gt {root})", [5, 6, 7, 8, 9, 10, 11, 12]),
+        ("not (category_id lt {child})", [0, 1, 2, 3, 4, 10, 11, 12]),
+        ("category_id in ({child}, null)", [0, 1, 2, 3, 4, 10, 11, 12]),
+        ("not (category_id in ({child}))", [5, 6, 7, 8, 9, 10, 11, 12]),
+        ("category_id eq null", [10, 11, 12]),
+        ("not (category_id eq null)", list(range(10))),
+        ("category_id le null", [10, 11, 12]),
+        ("category_id gt null", []),
+        ("null ge null", list(range(13))),
+        ("null gt null", []),
+        ("(category_id gt 0) eq false", [10, 11, 12]),
+        ("not (category_id lt 0 or category_id ge 0)", [10, 11, 12]),
+        ("not (category_id add 1 gt 0) and stock lt 11", [10]),
+        ("category_id eq category_id", list(range(13))),
+        ("contains(null, 'a') or stock eq 12", [12]),
+        ("not (contains(null, 'a')) or stock eq 12", [12]),
+    ],
+)
+async def test_null_follows_the_odata_rules_not_sql_three_valued_logic(
+    client: TestClient,
+    auth: dict[str, str],
+    seed: Seed,
+    uncategorized: list[int],
+    expression: str,
+    expected: list[int],
+) -> None:
+    ids = {"child": seed.child_category_id, "root": seed.root_category_id}
+    assert await matching(client, auth, seed, expression.format(**ids)) == expected
+
+
+async def test_trim_removes_unicode_whitespace(client: TestClient, auth: dict[str, str], seed: Seed) -> None:
+    padded = "concat(concat('\u3000\t\u00a0 ', sku), '\u2003\n\u202f')"
+    assert await matching(client, auth, seed, f"trim({padded}) eq sku and stock lt 2") == [0, 1]
+
+
+async def test_substring_counts_from_zero_and_stops_at_the_end(
+    client: TestClient, auth: dict[str, str], seed: Seed
+) -> None:
+    assert await matching(client, auth, seed, "substring(description, 5, 100) eq 'special'") == [3]
+    assert await matching(client, auth, seed, "substring(description, 40) eq ''") == list(range(10))

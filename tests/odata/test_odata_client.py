@@ -2,11 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import socket
-import subprocess
-import sys
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 
@@ -16,40 +11,13 @@ from odata import ODataService
 
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 from tests.odata.conftest import ALL_READ, Seed
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.odata.helpers import running_odata
 
 
 @pytest.fixture
 def odata_process(base_env: dict[str, str]) -> Iterator[str]:
-    port = free_port()
-    env = {**os.environ, **base_env, "LISTEN_PORT": str(port), "DEFAULT_PAGE_SIZE": "3", "MAX_PAGE_SIZE": "3"}
-    process = subprocess.Popen(
-        [sys.executable, "-m", "services.odata"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + 20
-        while True:
-            try:
-                if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
-                    break
-            except requests.ConnectionError:
-                pass
-            assert process.poll() is None, process.stderr.read() if process.stderr else ""
-            assert time.monotonic() < deadline, "the odata service did not become ready"
-            time.sleep(0.1)
+    with running_odata({**base_env, "DEFAULT_PAGE_SIZE": "3", "MAX_PAGE_SIZE": "3"}) as url:
         yield url
-    finally:
-        process.terminate()
-        code = process.wait(timeout=10)
-        if process.stderr:
-            process.stderr.close()
-        assert code == 0
 
 
 @pytest.mark.slow
@@ -72,3 +40,30 @@ def check_client(session: requests.Session, odata_process: str, seed: Seed) -> N
     assert found[0].price == Decimal("90.5") and found[0].sku == f"{seed.prefix}-09"
     cheap = service.query(product).filter(product.sku.startswith(seed.prefix)).filter(product.price < 15).all()
     assert sorted(entity.stock for entity in cheap) == [0, 1]
+
+
+@pytest.mark.slow
+def test_python_odata_reads_expands_navigation_filters_and_lambdas(
+    odata_process: str, signing_key: str, seed: Seed
+) -> None:
+    principal = Principal(1, "client", False, ALL_READ, "api_key", "client-key")
+    with requests.Session() as session:
+        session.headers[PRINCIPAL_HEADER] = sign_principal(principal, signing_key.encode())
+        service = ODataService(f"{odata_process}/odata/", session=session, reflect_entities=True)
+        product = service.entities["products"]
+        in_root = (
+            service.query(product)
+            .filter(product.sku.startswith(seed.prefix))
+            .filter(f"category/name eq '{seed.prefix} Root'")
+            .expand(product.category)
+            .order_by(product.stock.asc())
+        )
+        found = list(in_root)
+        assert [entity.stock for entity in found] == [5, 6, 7, 8, 9]
+        assert {entity.category.name for entity in found} == {f"{seed.prefix} Root"}
+        ordered = (
+            service.query(product)
+            .filter(product.sku.startswith(seed.prefix))
+            .filter("order_items/any(i: i/quantity eq 1 and i/order/customer/city eq 'Paris')")
+        )
+        assert sorted(entity.stock for entity in ordered) == [0, 1]
