@@ -8,11 +8,13 @@ from urllib.parse import quote, urlencode
 
 from aiohttp import web
 
-from services.odata import reading
+from services.odata import aggregation, reading
+from services.odata.aggregation import context_projection
+from services.odata.apply import parse_apply
 from services.odata.config import Config
 from services.odata.keys import CONFIG, POOL
 from services.odata.metadata import metadata_xml, service_document
-from services.odata.query import Expand, ODataQuery, QueryOptionError, parse_query
+from services.odata.query import MAX_QUERY_LENGTH, Expand, ODataQuery, QueryOptionError, parse_query
 from services.odata.query_language import parse_query_document
 from services.odata.query_runner import authorize, run_plans
 from shared.catalog.model import ENTITY_SETS, EntitySet
@@ -59,12 +61,16 @@ async def get_metadata(request: web.Request) -> web.Response:
     return web.Response(body=metadata_xml(), content_type="application/xml", charset="utf-8", headers=ODATA_HEADERS)
 
 
-def readable_query(request: web.Request, principal: Principal, entity: EntitySet) -> ODataQuery:
-    principal.require(entity.resource, "read")
+def check_repeated_options(request: web.Request) -> None:
     names = [name for name, _ in request.query.items()]
     repeated = next((name for name in names if names.count(name) > 1), None)
     if repeated is not None:
         raise QueryOptionError(f"The query option {repeated[:64]} is given more than once", target=repeated[:64])
+
+
+def readable_query(request: web.Request, principal: Principal, entity: EntitySet) -> ODataQuery:
+    principal.require(entity.resource, "read")
+    check_repeated_options(request)
     query = parse_query(entity, request.query, request.query_string)
     for resource in sorted(query.resources):  # $expand targets, navigation paths and lambdas in $filter/$orderby
         principal.require(resource, "read")
@@ -115,6 +121,8 @@ async def get_resource(request: web.Request) -> web.Response:
 
 async def get_collection(request: web.Request, principal: Principal, entity: EntitySet) -> web.Response:
     config = request.app[CONFIG]
+    if "$apply" in request.query:
+        return await get_aggregation(request, principal, entity)
     query = readable_query(request, principal, entity)
     async with request.app[POOL].acquire() as conn:
         page = await reading.read_page(conn, query, config.default_page_size, config.max_page_size)
@@ -125,6 +133,33 @@ async def get_collection(request: web.Request, principal: Principal, entity: Ent
     body["value"] = page.entities
     if page.next_token is not None:
         body["@odata.nextLink"] = next_link(request, base, entity, page)
+    return json_response(body)
+
+
+async def get_aggregation(request: web.Request, principal: Principal, entity: EntitySet) -> web.Response:
+    """$apply: the groups as transient entities (`@odata.id: null`), paged with $skip in the nextLink."""
+    config = request.app[CONFIG]
+    principal.require(entity.resource, "read")
+    check_repeated_options(request)
+    if len(request.query_string) > MAX_QUERY_LENGTH:
+        raise QueryOptionError(f"The query string is longer than {MAX_QUERY_LENGTH} characters", target="query")
+    aliases = {name: value for name, value in request.query.items() if name.startswith("@")}
+    plan = parse_apply(entity, request.query, aliases)
+    for resource in sorted(plan.resources):
+        principal.require(resource, "read")
+    async with request.app[POOL].acquire() as conn:
+        page = await aggregation.read_groups(conn, plan, config.default_page_size, config.max_page_size)
+    base = odata_base(request, config)
+    body: dict[str, object] = {"@odata.context": f"{base}/$metadata#{entity.name}{context_projection(plan)}"}
+    if page.count is not None:
+        body["@odata.count"] = page.count
+    body["value"] = page.rows
+    if page.next_skip is not None:
+        params = [(name, value) for name, value in request.query.items() if name not in ("$skip", "$top")]
+        params.append(("$skip", str(page.next_skip)))
+        if page.next_top is not None:
+            params.append(("$top", str(page.next_top)))
+        body["@odata.nextLink"] = f"{base}/{entity.name}?{urlencode(params, quote_via=quote, safe='$@,()/')}"
     return json_response(body)
 
 

@@ -10,12 +10,12 @@ from typing import Any
 from services.odata.compiler import FilterCompiler, SqlBuilder
 from services.odata.expressions import ExpressionError, ExpressionParser, Node, Property
 from services.odata.keyset import OrderItem, SortKey, after_condition, decode_token, order_by, sort_key
+from services.odata.search import SearchNode, check_searchable, parse_search_expression, search_sql
 from shared.catalog.model import ENTITY_SETS, EntitySet, Field, Relation
 from shared.errors import BadRequest, NotImplementedFeature
 
 MAX_QUERY_LENGTH = 8000
 MAX_SKIP = 10_000_000
-MAX_SEARCH_TERMS = 10
 MAX_EXPAND = 5  # navigation properties expanded on one entity
 MAX_EXPAND_DEPTH = 3  # levels of nested $expand
 MAX_EXPAND_TOTAL = 12  # expanded navigation properties in the whole request
@@ -30,8 +30,9 @@ SUPPORTED_OPTIONS = {
     "$search",
     "$expand",
     "$format",
+    "$apply",
 }
-UNSUPPORTED_OPTIONS = {"$apply", "$compute", "$levels", "$deltatoken", "$index", "$schemaversion"}
+UNSUPPORTED_OPTIONS = {"$compute", "$levels", "$deltatoken", "$index", "$schemaversion"}
 
 
 class QueryOptionError(BadRequest):
@@ -49,6 +50,7 @@ class Expand:
     top: int | None = None
     skip: int = 0
     count: bool = False  # <relation>@odata.count beside each parent's collection
+    search: SearchNode | None = None
     expand: tuple[Expand, ...] = ()  # nested $expand, applied to the expanded entities
 
 
@@ -62,10 +64,11 @@ class ODataQuery:
     top: int | None
     skip: int
     count: bool
-    search: tuple[str, ...]
+    search: tuple[str, ...]  # words that must each be a substring of a searchable field (api.php's product search)
     expand: tuple[Expand, ...]
     after: tuple[object, ...] | None = None  # keyset position from $skiptoken
     resources: frozenset[str] = frozenset()  # resources read beyond the entity's own (navigation, lambdas, $expand)
+    text_search: SearchNode | None = None  # $search: full-text search over the searchable fields
 
     @property
     def sort(self) -> SortKey:
@@ -89,6 +92,8 @@ def parse_query(entity: EntitySet, params: Mapping[str, str], raw_query: str) ->
                 raise NotImplementedFeature(f"The query option {name} is not supported", target=name)
             if name not in SUPPORTED_OPTIONS:
                 raise QueryOptionError(f"Unknown system query option {name}", target=name)
+    if "$apply" in params:
+        raise NotImplementedFeature("$apply applies to entity sets only: /odata/products?$apply=...", target="$apply")
     if params.get("$format", "json").split(";")[0] not in ("json", "application/json"):
         raise NotImplementedFeature("Only the JSON format is supported", target="$format")
     select, explicit = parse_select(entity, params.get("$select"), "$select")
@@ -110,11 +115,19 @@ def parse_query(entity: EntitySet, params: Mapping[str, str], raw_query: str) ->
         top=parse_count_option(params.get("$top"), "$top", 2**31),
         skip=parse_count_option(params.get("$skip"), "$skip", MAX_SKIP) or 0,
         count=parse_bool(params.get("$count"), "$count"),
-        search=parse_search(params.get("$search")),
+        search=(),
         expand=expand,
         after=decode_token(token, sort_key(entity, orderby)) if token is not None else None,
         resources=frozenset(resources - {entity.resource}),
+        text_search=parse_text_search(entity, params.get("$search"), "$search"),
     )
+
+
+def parse_text_search(entity: EntitySet, text: str | None, option: str) -> SearchNode | None:
+    if text is None:
+        return None
+    check_searchable(entity, option)
+    return parse_search_expression(text, option)
 
 
 def parse_select(entity: EntitySet, text: str | None, option: str) -> tuple[tuple[Field, ...], bool]:
@@ -198,34 +211,6 @@ def parse_bool(text: str | None, option: str) -> bool:
     return text == "true"
 
 
-def parse_search(text: str | None) -> tuple[str, ...]:
-    """$search: words and "quoted phrases", all of which must match; OR, NOT and grouping are not supported."""
-    if text is None:
-        return ()
-    terms: list[str] = []
-    rest = text.strip()
-    while rest:
-        if rest.startswith('"'):
-            end = rest.find('"', 1)
-            if end < 0:
-                raise QueryOptionError("Unterminated phrase in $search", target="$search")
-            term, rest = rest[1:end], rest[end + 1 :].lstrip()
-        else:
-            term, _, rest = rest.partition(" ")
-            rest = rest.lstrip()
-            if term in ("OR", "NOT") or term.startswith(("(", "-")):
-                raise NotImplementedFeature("$search supports words and phrases only", target="$search")
-            if term == "AND":
-                continue
-        if term:
-            terms.append(term)
-    if not terms:
-        raise QueryOptionError("$search is empty", target="$search")
-    if len(terms) > MAX_SEARCH_TERMS:
-        raise QueryOptionError(f"$search takes at most {MAX_SEARCH_TERMS} terms", target="$search")
-    return tuple(terms)
-
-
 def split_top_level(text: str, option: str, separator: str = ",") -> list[str]:
     """Split on `separator` outside parentheses and 'string literals'."""
     parts: list[str] = []
@@ -252,7 +237,7 @@ def split_top_level(text: str, option: str, separator: str = ",") -> list[str]:
     return parts
 
 
-_EXPAND_COLLECTION_OPTIONS = ("$filter", "$orderby", "$top", "$skip", "$count")
+_EXPAND_COLLECTION_OPTIONS = ("$filter", "$orderby", "$top", "$skip", "$count", "$search")
 
 
 @dataclass
@@ -365,6 +350,8 @@ def _expand_option(
         return {"orderby": parse_orderby(target, value, aliases, option)}
     if key == "$count":
         return {"count": parse_bool(value, option)}
+    if key == "$search":
+        return {"search": parse_text_search(target, value, option)}
     number = parse_count_option(value, option, MAX_SKIP)
     return {"top": number} if key == "$top" else {"skip": number or 0}
 
@@ -388,8 +375,10 @@ def expand_resources(expands: tuple[Expand, ...]) -> set[str]:
 # ---- SQL -----------------------------------------------------------------------------------------
 
 
-def search_condition(entity: EntitySet, terms: tuple[str, ...], builder: SqlBuilder, alias: str = "t") -> list[str]:
-    conditions = []
+def search_condition(
+    entity: EntitySet, terms: tuple[str, ...], builder: SqlBuilder, alias: str = "t", text: SearchNode | None = None
+) -> list[str]:
+    conditions = [search_sql(entity, text, builder, alias)] if text is not None else []
     for term in terms:
         placeholder = builder.bind(term.lower(), "text")
         matches = " OR ".join(f'strpos(lower({alias}."{f.name}"), {placeholder}) > 0' for f in entity.searchable_fields)
@@ -424,7 +413,7 @@ def select_sql(query: ODataQuery, limit: int, key_value: object | None = None) -
     conditions = []
     if query.filter is not None:
         conditions.append(compiler.boolean(query.filter))
-    conditions += search_condition(entity, query.search, builder)
+    conditions += search_condition(entity, query.search, builder, text=query.text_search)
     if key_value is not None:
         key_field = entity.field(entity.key)
         assert key_field is not None
@@ -455,7 +444,7 @@ def count_sql(query: ODataQuery) -> tuple[str, list[object]]:
     builder = SqlBuilder()
     compiler = FilterCompiler(query.entity, builder, "$filter")
     conditions = [compiler.boolean(query.filter)] if query.filter is not None else []
-    conditions += search_condition(query.entity, query.search, builder)
+    conditions += search_condition(query.entity, query.search, builder, text=query.text_search)
     where = f" WHERE {' AND '.join(conditions)}" if conditions else ""
     return f"SELECT count(*) FROM {query.entity.qualified_table} AS t{compiler.joins}{where}", builder.params
 
@@ -467,7 +456,8 @@ def relation_field(entity: EntitySet, relation: Relation) -> Field | None:
 def expand_sql(expand: Expand, values: list[object], limit: int) -> tuple[str, list[object]]:
     """The related rows of one level in one statement: target rows whose remote field is one of the parents'
     values. Nested $filter/$orderby/$top/$skip apply per parent, through row_number() over each parent's rows."""
-    plain = expand.filter is None and not expand.orderby and expand.top is None and not expand.skip
+    plain = expand.filter is None and expand.search is None and not expand.orderby and expand.top is None
+    plain = plain and not expand.skip
     if plain:
         return related_sql(expand.target, expand.relation.remote_field, expand.columns, values, limit)
     target = expand.target
@@ -478,6 +468,8 @@ def expand_sql(expand: Expand, values: list[object], limit: int) -> tuple[str, l
     conditions = [f't."{remote.name}" = ANY({builder.bind(values, f"{remote.sql_type}[]")})']
     if expand.filter is not None:
         conditions.append(compiler.boolean(expand.filter))
+    if expand.search is not None:
+        conditions.append(search_sql(target, expand.search, builder))
     sort = sort_key(target, expand.orderby)
     order = order_by(sort, sort_columns(sort, compiler))
     column_sql = ", ".join(f't."{f.name}"' for f in expand.columns)
@@ -506,6 +498,8 @@ def expand_count_sql(expand: Expand, values: list[object]) -> tuple[str, list[ob
     conditions = [f't."{remote.name}" = ANY({builder.bind(values, f"{remote.sql_type}[]")})']
     if expand.filter is not None:
         conditions.append(compiler.boolean(expand.filter))
+    if expand.search is not None:
+        conditions.append(search_sql(target, expand.search, builder))
     sql = (
         f'SELECT t."{remote.name}" AS parent, count(*) AS count FROM {target.qualified_table} AS t{compiler.joins}'
         f' WHERE {" AND ".join(conditions)} GROUP BY t."{remote.name}"'

@@ -25,7 +25,8 @@ from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput
 
 from services.odata.expressions import ExpressionError, ExpressionParser, Node
 from services.odata.keyset import SortKey
-from services.odata.query import ODataQuery, check_filter, parse_orderby, parse_search
+from services.odata.query import ODataQuery, check_filter, parse_orderby, parse_text_search
+from services.odata.search import SearchNode
 from shared.catalog.model import ENTITY_SETS, EntitySet, Field, Relation
 from shared.errors import ApiError, BadRequest
 
@@ -202,10 +203,10 @@ def _root(root: Tree[Any], default_limit: int, max_limit: int, relations: list[T
             raise _at_offset(token, error) from None
         except ApiError as error:
             raise _at(token, error.message) from None
-    search: tuple[str, ...] = ()
+    search: SearchNode | None = None
     if "search" in values:
         try:
-            search = parse_search(_string_value(values["search"]))
+            search = parse_text_search(entity, _string_value(values["search"]), "search")
         except ApiError as error:
             raise _at(values["search"], error.message) from None
     limit = _int_value(values["limit"], 0, max_limit) if "limit" in values else default_limit
@@ -220,7 +221,8 @@ def _root(root: Tree[Any], default_limit: int, max_limit: int, relations: list[T
         top=limit,
         skip=offset,
         count=False,
-        search=search,
+        search=(),
+        text_search=search,
         expand=(),
         resources=frozenset(resources - {entity.resource}),
     )

@@ -19,6 +19,11 @@ EDM_SQL_TYPES: dict[str, str] = {
     "Edm.DateTimeOffset": "timestamptz",
 }
 
+# The PostgreSQL text-search configuration of $search: English stemming ("lamps" finds "lamp") and stop words
+# ("the", "of" are ignored). The expression indexes of migration 004 are built with it; changing it needs a new
+# migration that rebuilds them.
+TEXT_SEARCH_CONFIG = "english"
+
 
 @dataclass(frozen=True)
 class Field:
@@ -77,6 +82,14 @@ class EntitySet:
     @property
     def searchable_fields(self) -> tuple[Field, ...]:
         return tuple(field for field in self.fields if field.searchable)
+
+
+def search_document(entity: EntitySet, alias: str | None = None) -> str:
+    """The tsvector $search matches: the searchable fields joined by spaces, in model order. Migration 004 indexes
+    exactly this expression (written without the alias), so the two must stay identical."""
+    prefix = f"{alias}." if alias else ""
+    text = " || ' ' || ".join(f'{prefix}"{field.name}"' for field in entity.searchable_fields)
+    return f"to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, {text})"
 
 
 def _id() -> Field:
