@@ -17,14 +17,23 @@ from __future__ import annotations
 
 import functools
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from lark import Lark, Token, Tree
 from lark.exceptions import UnexpectedCharacters, UnexpectedEOF, UnexpectedInput, UnexpectedToken
 
-from services.odata.expressions import ExpressionError, ExpressionParser, Node
-from services.odata.keyset import SortKey
+from services.odata.aggregation import (
+    MAX_GROUP_KEYS,
+    Aggregate,
+    Aggregation,
+    GroupKey,
+    OrderKey,
+    check_aggregation,
+)
+from services.odata.apply import parse_result_order
+from services.odata.expressions import ExpressionError, ExpressionParser, Node, Property
+from services.odata.keyset import OrderItem, SortKey, decode_token, sort_key
 from services.odata.query import ODataQuery, check_filter, parse_orderby, parse_text_search
 from services.odata.search import SearchNode
 from shared.catalog.model import ENTITY_SETS, EntitySet, Field, Relation
@@ -43,11 +52,14 @@ GRAMMAR = r"""
     document: root+
     root: (NAME ":")? NAME arguments? selection
     selection: "{" (member ","?)* "}"
-    member: NAME arguments? selection?
+    member: (NAME ":")? NAME (call | arguments)? selection?
+    call: "(" NAME ")"
     arguments: "(" argument ("," argument)* ","? ")"
     argument: NAME ":" value
     value: ESCAPED_STRING -> string
          | SIGNED_INT -> integer
+         | "true" -> true
+         | "false" -> false
 
     COMMENT: /#[^\n]*/
     %import common.CNAME -> NAME
@@ -101,6 +113,8 @@ def limit_error(node: Token | Tree[Any], message: str, limit: str, maximum: int)
 class Selection:
     fields: tuple[Field, ...]
     relations: tuple[tuple[Relation, Selection], ...]
+    limit: int | None = None  # as a relation's selection: at most this many related rows per parent
+    orderby: SortKey = ()  # ... in this order (the key's by default)
 
 
 @dataclass(frozen=True)
@@ -108,6 +122,8 @@ class RootPlan:
     name: str  # the response key
     query: ODataQuery
     selection: Selection
+    paged: bool = False  # answer {"items": [...], "hasMore": ..., "cursor": ...} instead of the bare list
+    aggregation: Aggregation | None = None  # an aggregate root: groups instead of entities
 
 
 def _at(token: Token | Tree[Any], message: str) -> QueryLanguageError:
@@ -126,6 +142,8 @@ _TERMINALS = {
     "NAME": "a name",
     "ESCAPED_STRING": 'a "string"',
     "SIGNED_INT": "a whole number",
+    "TRUE": "true",
+    "FALSE": "false",
     "$END": "the end of the query",
 }
 
@@ -189,20 +207,11 @@ def _root(root: Tree[Any], default_limit: int, max_limit: int, relations: list[T
     entity = ENTITY_SETS.get(str(set_token))
     if entity is None:
         raise _at(set_token, f"Unknown entity set {str(set_token)!r}; one of {', '.join(ENTITY_SETS)}")
-    values = _arguments(arguments)
+    values = _arguments(arguments, _ROOT_ARGUMENTS)
     filter_node: Node | None = None
     resources: set[str] = set()  # what the filter and order reach through navigation, beyond the root's own
     if "filter" in values:
         filter_node = _expression(values["filter"], entity, resources)
-    orderby: SortKey = ()
-    if "order" in values:
-        token = values["order"]
-        try:
-            orderby = parse_orderby(entity, _string_value(token), {}, "order", resources)
-        except ExpressionError as error:
-            raise _at_offset(token, error) from None
-        except ApiError as error:
-            raise _at(token, error.message) from None
     search: SearchNode | None = None
     if "search" in values:
         try:
@@ -211,7 +220,34 @@ def _root(root: Tree[Any], default_limit: int, max_limit: int, relations: list[T
             raise _at(values["search"], error.message) from None
     limit = _int_value(values["limit"], 0, max_limit) if "limit" in values else default_limit
     offset = _int_value(values["offset"], 0, 10_000_000) if "offset" in values else 0
-    selection = _selection(selection_tree, entity, 1, relations)
+    if "offset" in values and "after" in values:
+        raise _at(values["after"], "Give either offset or after (a cursor), not both")
+    paged = "after" in values or ("page" in values and values["page"].type == "TRUE")
+    if _is_aggregate(selection_tree, entity):
+        aggregation = _aggregation(selection_tree, entity, values, filter_node, search, limit, offset, resources)
+        query = ODataQuery(
+            entity=entity,
+            select=(),
+            explicit_select=True,
+            filter=filter_node,
+            orderby=(),
+            top=limit,
+            skip=aggregation.skip,
+            count=False,
+            search=(),
+            text_search=search,
+            expand=(),
+            resources=frozenset(resources - {entity.resource}),
+        )
+        return RootPlan(str(names[0]), query, Selection((), ()), paged, aggregation)
+    orderby = _order(values, entity, resources) if "order" in values else ()
+    after = None
+    if "after" in values:
+        try:
+            after = decode_token(_string_value(values["after"]), sort_key(entity, orderby))
+        except ApiError:
+            raise _at(values["after"], "The cursor is not one this service issued for this root") from None
+    selection = _selection(selection_tree, entity, 1, relations, max_limit)
     query = ODataQuery(
         entity=entity,
         select=selection.fields,
@@ -224,31 +260,47 @@ def _root(root: Tree[Any], default_limit: int, max_limit: int, relations: list[T
         search=(),
         text_search=search,
         expand=(),
+        after=after,
         resources=frozenset(resources - {entity.resource}),
     )
-    return RootPlan(str(names[0]), query, selection)
+    return RootPlan(str(names[0]), query, selection, paged)
 
 
-_ARGUMENTS = {"filter", "order", "search", "limit", "offset"}
+_ROOT_ARGUMENTS = {"filter", "order", "search", "limit", "offset", "page", "after"}
+_RELATION_ARGUMENTS = {"order", "limit"}
+_KINDS = {"limit": "integer", "offset": "integer", "page": "boolean"}
 
 
-def _arguments(tree: Tree[Any] | None) -> dict[str, Token]:
+def _arguments(tree: Tree[Any] | None, allowed: set[str]) -> dict[str, Token]:
     values: dict[str, Token] = {}
     if tree is None:
         return values
     for argument in tree.children:
         name, value = argument.children
-        value_token = value.children[0]
+        value_token = value.children[0] if value.children else Token(value.data.upper(), value.data)
+        if not value.children:
+            value_token.line, value_token.column = name.line, name.column
         key = str(name)
-        if key not in _ARGUMENTS:
-            raise _at(name, f"Unknown argument {key!r}; one of {', '.join(sorted(_ARGUMENTS))}")
+        if key not in allowed:
+            raise _at(name, f"Unknown argument {key!r}; one of {', '.join(sorted(allowed))}")
         if key in values:
             raise _at(name, f"The argument {key!r} is given twice")
-        expects_int = key in ("limit", "offset")
-        if expects_int != (value.data == "integer"):
-            raise _at(value_token, f"{key} takes {'a whole number' if expects_int else 'a string'}")
+        kind = _KINDS.get(key, "string")
+        if kind != ("boolean" if value.data in ("true", "false") else value.data):
+            wanted = {"integer": "a whole number", "string": "a string", "boolean": "true or false"}[kind]
+            raise _at(value_token, f"{key} takes {wanted}")
         values[key] = value_token
     return values
+
+
+def _order(values: dict[str, Token], entity: EntitySet, resources: set[str] | None) -> SortKey:
+    token = values["order"]
+    try:
+        return parse_orderby(entity, _string_value(token), {}, "order", resources)
+    except ExpressionError as error:
+        raise _at_offset(token, error) from None
+    except ApiError as error:
+        raise _at(token, error.message) from None
 
 
 def _string_value(token: Token) -> str:
@@ -287,17 +339,25 @@ def _expression(token: Token, entity: EntitySet, resources: set[str]) -> Node:
     return node
 
 
-def _selection(tree: Tree[Any], entity: EntitySet, depth: int, seen: list[Token]) -> Selection:
+def _member_parts(
+    member: Tree[Any],
+) -> tuple[Token | None, Token, Tree[Any] | None, Tree[Any] | None, Tree[Any] | None]:
+    """A member's alias, name, call `(field)`, arguments and nested selection."""
+    tokens = [child for child in member.children if isinstance(child, Token)]
+    trees = {child.data: child for child in member.children if isinstance(child, Tree)}
+    alias = tokens[0] if len(tokens) == 2 else None
+    return alias, tokens[-1], trees.get("call"), trees.get("arguments"), trees.get("selection")
+
+
+def _selection(tree: Tree[Any], entity: EntitySet, depth: int, seen: list[Token], max_limit: int) -> Selection:
     """`seen` collects every relation selected in the whole document, to bound their number."""
     fields: list[Field] = []
     relations: list[tuple[Relation, Selection]] = []
     for member in tree.children:
-        name_token = member.children[0]
+        alias, name_token, call, arguments, nested = _member_parts(member)
         name = str(name_token)
-        rest = [child for child in member.children[1:] if isinstance(child, Tree)]
-        if any(child.data == "arguments" for child in rest):
-            raise _at(name_token, "Arguments are only supported on roots")
-        nested = next((child for child in rest if child.data == "selection"), None)
+        if alias is not None or call is not None:
+            raise _at(alias or name_token, "Aliases and aggregates like sum(price) belong to aggregate roots only")
         relation = entity.relation(name)
         if relation is not None:
             if nested is None:
@@ -316,8 +376,21 @@ def _selection(tree: Tree[Any], entity: EntitySet, depth: int, seen: list[Token]
                     "relations_per_query",
                     MAX_RELATIONS,
                 )
-            relations.append((relation, _selection(nested, ENTITY_SETS[relation.target], depth + 1, seen)))
+            target = ENTITY_SETS[relation.target]
+            chosen = _selection(nested, target, depth + 1, seen, max_limit)
+            if arguments is not None:
+                if not relation.many:
+                    raise _at(name_token, f"{name!r} is a single entity; limit and order apply to collections")
+                values = _arguments(arguments, _RELATION_ARGUMENTS)
+                limit = _int_value(values["limit"], 1, max_limit) if "limit" in values else None
+                orderby = _order(values, target, None) if "order" in values else ()
+                if any(item.expression is not None for item in orderby):
+                    raise _at(values["order"], "A relation is ordered by its own properties only")
+                chosen = replace(chosen, limit=limit, orderby=orderby)
+            relations.append((relation, chosen))
             continue
+        if arguments is not None:
+            raise _at(name_token, "Arguments are only supported on roots and collection relations")
         model_field = entity.field(name)
         if model_field is None:
             raise _at(name_token, f"{entity.type_name} has no field or relation {name!r}")
@@ -328,3 +401,122 @@ def _selection(tree: Tree[Any], entity: EntitySet, depth: int, seen: list[Token]
     if not fields and not relations:
         raise _at(tree, "Select at least one field")
     return Selection(tuple(fields), tuple(relations))
+
+
+# ---- aggregate roots -------------------------------------------------------------------------------
+
+_QUERY_METHODS = {"sum": "sum", "avg": "average", "min": "min", "max": "max", "countdistinct": "countdistinct"}
+
+
+def _is_aggregate(tree: Tree[Any], entity: EntitySet) -> bool:
+    """A root whose selection holds an aggregate (`count`, `sum(price)`, ...) answers groups, not entities."""
+    for member in tree.children:
+        _, name_token, call, _, nested = _member_parts(member)
+        name = str(name_token)
+        if call is not None or (name == "count" and nested is None and entity.field(name) is None):
+            return True
+    return False
+
+
+def _aggregation(
+    tree: Tree[Any],
+    entity: EntitySet,
+    values: dict[str, Token],
+    filter_node: Node | None,
+    search: SearchNode | None,
+    limit: int,
+    offset: int,
+    resources: set[str],
+) -> Aggregation:
+    """The fields of an aggregate root are its groups (like SQL's GROUP BY), reached through single-valued
+    relations too (`category { name }`); the aggregates are named by an alias or `<method>_<field>`."""
+    groups: list[GroupKey] = []
+    aggregates: list[Aggregate] = []
+    _aggregate_members(tree, entity, (), groups, aggregates)
+    names = [group.name for group in groups] + [aggregate.alias for aggregate in aggregates]
+    for position, name in enumerate(names):
+        if name in names[:position]:
+            raise _at(tree, f"{name!r} is named twice in the selection; give one an alias")
+    plan = Aggregation(entity, groups=tuple(groups), aggregates=tuple(aggregates))
+    orderby: tuple[OrderKey, ...] = ()
+    if "order" in values:
+        try:
+            orderby = parse_result_order(plan, _string_value(values["order"]), "order")
+        except ApiError as error:
+            raise _at(values["order"], error.message) from None
+    if "after" in values:
+        offset = _cursor_offset(values["after"])
+    plan = Aggregation(
+        entity,
+        filters=(filter_node,) if filter_node is not None else (),
+        searches=(search,) if search is not None else (),
+        groups=plan.groups,
+        aggregates=plan.aggregates,
+        orderby=orderby,
+        top=limit,
+        skip=offset,
+    )
+    try:
+        resources |= check_aggregation(plan, "query")
+    except ApiError as error:
+        raise _at(tree, error.message) from None
+    return plan
+
+
+def _aggregate_members(
+    tree: Tree[Any], entity: EntitySet, path: tuple[str, ...], groups: list[GroupKey], aggregates: list[Aggregate]
+) -> None:
+    for member in tree.children:
+        alias, name_token, call, arguments, nested = _member_parts(member)
+        name = str(name_token)
+        if arguments is not None:
+            raise _at(name_token, "Arguments are not supported inside an aggregate root")
+        if call is not None or (name == "count" and nested is None and entity.field(name) is None):
+            if path:
+                raise _at(name_token, "Aggregates belong at the top of an aggregate root's selection")
+            aggregates.append(_aggregate(entity, alias, name_token, call))
+            continue
+        if alias is not None:
+            raise _at(alias, "Aliases name aggregates only")
+        relation = entity.relation(name)
+        if relation is not None:
+            if relation.many or nested is None:
+                raise _at(name_token, f"An aggregate root groups by fields and single relations; {name!r} is not one")
+            if len(path) >= MAX_NESTING:
+                raise _at(name_token, f"Relations nest at most {MAX_NESTING} levels deep")
+            _aggregate_members(nested, ENTITY_SETS[relation.target], (*path, name), groups, aggregates)
+            continue
+        if entity.field(name) is None:
+            raise _at(name_token, f"{entity.type_name} has no field or relation {name!r}")
+        if nested is not None:
+            raise _at(name_token, f"{name!r} is a field, not a relation")
+        if len(groups) >= MAX_GROUP_KEYS:
+            raise _at(name_token, f"An aggregate root groups by at most {MAX_GROUP_KEYS} fields")
+        groups.append(GroupKey((*path, name), 0))
+
+
+def _aggregate(entity: EntitySet, alias: Token | None, name_token: Token, call: Tree[Any] | None) -> Aggregate:
+    name = str(name_token)
+    if call is None:
+        return Aggregate(str(alias) if alias is not None else "count", "count")
+    method = _QUERY_METHODS.get(name)
+    if method is None:
+        raise _at(name_token, f"Unknown aggregate {name!r}; one of count, {', '.join(_QUERY_METHODS)}")
+    field_token = call.children[0]
+    if entity.field(str(field_token)) is None:
+        raise _at(field_token, f"{entity.type_name} has no field {str(field_token)!r}")
+    if alias is not None and entity.field(str(alias)) is not None:
+        raise _at(alias, f"The alias {str(alias)!r} is a field of {entity.type_name}")
+    key = str(alias) if alias is not None else f"{name}_{field_token}"
+    return Aggregate(key, method, Property(str(field_token), 0))
+
+
+def _cursor_offset(token: Token) -> int:
+    offset_key = (OrderItem(Field("offset", "Edm.Int64"), False),)
+    try:
+        (offset,) = decode_token(_string_value(token), offset_key)
+    except ApiError:
+        offset = -1
+    if not isinstance(offset, int) or not 0 <= offset <= 10_000_000:
+        raise _at(token, "The cursor is not one this service issued for this root")
+    return offset
