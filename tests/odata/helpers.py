@@ -10,9 +10,11 @@ from contextlib import contextmanager
 from typing import Any
 
 import requests
+import requests.auth
 from aiohttp.test_utils import TestClient
 
-from tests.odata.conftest import Seed
+from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
+from tests.odata.conftest import ALL_READ, Seed
 
 
 async def get_json(client: TestClient, url: str, headers: dict[str, str], status: int = 200, **params: str) -> Any:
@@ -68,3 +70,15 @@ def running_odata(env: dict[str, str]) -> Iterator[str]:
         if process.stderr:
             process.stderr.close()
         assert code == 0
+
+
+class Signed(requests.auth.AuthBase):
+    """A freshly signed principal on every request (a signature lives only seconds)."""
+
+    def __init__(self, key: str) -> None:
+        self.key = key.encode()
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        principal = Principal(1, "rules", False, ALL_READ, "api_key", "rules-key")
+        request.headers[PRINCIPAL_HEADER] = sign_principal(principal, self.key)
+        return request

@@ -17,9 +17,7 @@ import requests
 import requests.auth
 from hypothesis import HealthCheck, given, settings
 
-from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
-from tests.odata.conftest import ALL_READ
-from tests.odata.helpers import running_odata
+from tests.odata.helpers import Signed, running_odata
 from tests.odata.odata_rules import Expr, evaluate, filters, render
 
 NAMES = ["Lamp", " \tLamp\u00a0", "lamp", "Desk LAMP", "\u3000chair ", "It's", "x", "a b\u2003"]
@@ -60,18 +58,6 @@ async def _insert(database_url: str, prefix: str) -> Rows:
         return Rows(prefix, categories, [dict(record) for record in records])
     finally:
         await conn.close()
-
-
-class Signed(requests.auth.AuthBase):
-    """A freshly signed principal on every request (a signature lives only seconds)."""
-
-    def __init__(self, key: str) -> None:
-        self.key = key.encode()
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        principal = Principal(1, "rules", False, ALL_READ, "api_key", "rules-key")
-        request.headers[PRINCIPAL_HEADER] = sign_principal(principal, self.key)
-        return request
 
 
 @pytest.fixture(scope="module")

@@ -67,3 +67,20 @@ def test_python_odata_reads_expands_navigation_filters_and_lambdas(
             .filter("order_items/any(i: i/quantity eq 1 and i/order/customer/city eq 'Paris')")
         )
         assert sorted(entity.stock for entity in ordered) == [0, 1]
+
+
+@pytest.mark.slow
+def test_python_odata_sends_apply_and_search(odata_process: str, signing_key: str, seed: Seed) -> None:
+    principal = Principal(1, "client", False, ALL_READ, "api_key", "client-key")
+    with requests.Session() as session:
+        session.headers[PRINCIPAL_HEADER] = sign_principal(principal, signing_key.encode())
+        service = ODataService(f"{odata_process}/odata/", session=session, reflect_entities=True)
+        product = service.entities["products"]
+        grouped = service.query(product).apply(f"filter(startswith(sku,'{seed.prefix}'))/groupby((category_id))")
+        assert sorted(row.category_id for row in grouped) == sorted([seed.root_category_id, seed.child_category_id])
+        totals = service.query(product).raw(
+            {"$apply": f"filter(startswith(sku,'{seed.prefix}'))/aggregate(price with sum as Total, $count as N)"}
+        )
+        assert [(row["Total"], row["N"]) for row in totals] == [(455.0, 10)]
+        params = {"$filter": seed.where(), "$search": "gadget NOT special", "$orderby": "sku desc", "$top": "3"}
+        assert [row["stock"] for row in service.query(product).raw(params)] == [9, 7, 5]
