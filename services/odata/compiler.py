@@ -222,7 +222,9 @@ class FilterCompiler:
                     f"{name!r} is a collection; test its members with {name}/any(x: ...) or {name}/all(x: ...)", node
                 )
             if relation is not None:
-                raise self.error(f"{name!r} is an entity; name one of its properties, e.g. {name}/id", node)
+                # A single-valued navigation compares with null only (`category eq null`): it is null exactly when
+                # its foreign key is.
+                return Typed(f'{alias}."{relation.local_field}"', "entity", True)
             raise self.error(f"{entity.type_name} has no property {name!r}", node)
         return Typed(f'{alias}."{model_field.name}"', _CATEGORY[model_field.edm_type], nullable or model_field.nullable)
 
@@ -328,6 +330,18 @@ class FilterCompiler:
         return Typed(f"({left.sql} {_ARITHMETIC[node.operator]} {right.sql})", "number", nullable)
 
     def comparison(self, node: Binary, left: Typed, right: Typed) -> Typed:
+        if "entity" in (left.category, right.category):
+            if left.category == right.category:
+                raise NotImplementedFeature(
+                    "Comparing entities is not supported; compare one with null or compare their keys",
+                    target=self.option,
+                )
+            if "null" not in (left.category, right.category):
+                raise self.error(
+                    "An entity compares with null only; name one of its properties, e.g. category/id", node
+                )
+            if node.operator not in ("eq", "ne"):
+                raise self.error(f"An entity compares with null by eq or ne only, not {node.operator}", node)
         if "null" not in (left.category, right.category) and left.category != right.category:
             raise self.error(f"Cannot compare {left.category} with {right.category}", node)
         return compare(node.operator, left, right)

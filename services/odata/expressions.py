@@ -40,7 +40,8 @@ _TOKEN = re.compile(
   | (?P<int>\d+)
   | (?P<string>'(?:[^']|'')*')
   | (?P<alias>@[A-Za-z_][A-Za-z0-9_]*)
-  | (?P<name>[A-Za-z_][A-Za-z0-9_]*)
+  | (?P<name>[A-Za-z_][A-Za-z0-9_.]*)
+  | (?P<dollar>\$[A-Za-z]+)
   | (?P<punct>[(),/:\-])
     """,
     re.VERBOSE,
@@ -196,8 +197,8 @@ class ExpressionParser:
         while True:
             node = self.expression(0, 1)
             descending = False
-            if self.current.kind == "name" and self.current.text in ("asc", "desc"):
-                descending = self.advance().text == "desc"
+            if self.current.kind == "name" and self.current.text.lower() in ("asc", "desc"):
+                descending = self.advance().text.lower() == "desc"
             items.append((node, descending))
             if self.current.text != ",":
                 break
@@ -211,19 +212,20 @@ class ExpressionParser:
         left = self.unary(depth)
         while True:
             token = self.current
-            power = _BINARY_POWER.get(token.text) if token.kind == "name" else None
+            word = token.text.lower()  # operators are case-insensitive in OData 4.01
+            power = _BINARY_POWER.get(word) if token.kind == "name" else None
             if power is None or power <= min_power:
-                if token.kind == "name" and power is None and token.text not in ("asc", "desc"):
+                if token.kind == "name" and power is None and word not in ("asc", "desc"):
                     raise self.error("Unknown operator")
                 return left
-            if token.text in _UNSUPPORTED_OPERATORS:
-                raise NotImplementedFeature(f"The operator {token.text!r} is not supported", target=self.option)
+            if word in _UNSUPPORTED_OPERATORS:
+                raise NotImplementedFeature(f"The operator {word!r} is not supported", target=self.option)
             self.advance()
-            if token.text == "in":
+            if word == "in":
                 left = In(left, self.in_list(depth + 1), token.position)
                 continue
             right = self.expression(power, depth + 1)
-            left = Binary(token.text, left, right, token.position)
+            left = Binary(word, left, right, token.position)
 
     def in_list(self, depth: int) -> tuple[Node, ...]:
         self.check_depth(depth)
@@ -240,7 +242,7 @@ class ExpressionParser:
     def unary(self, depth: int) -> Node:
         self.check_depth(depth)
         token = self.current
-        if token.kind == "name" and token.text == "not":
+        if token.kind == "name" and token.text.lower() == "not":
             self.advance()
             return Unary("not", self.unary(depth + 1), token.position)
         if token.text == "-":
@@ -262,18 +264,33 @@ class ExpressionParser:
             return Literal(_LITERAL_PARSERS[token.kind](token, self), token.position)
         if token.kind == "alias":
             return self.alias(token, depth)
+        if token.kind == "dollar":
+            raise NotImplementedFeature(f"{token.text[:20]} in expressions is not supported", target=self.option)
+        if (
+            token.kind == "name"
+            and self.current.kind == "string"
+            and self.current.position == token.position + len(token.text)
+        ):
+            raise NotImplementedFeature(
+                f"Typed literals such as {token.text[:40]}'...' (durations, enumeration members) are not supported",
+                target=self.option,
+            )
+        if token.kind == "name" and "." in token.text:
+            raise NotImplementedFeature(
+                f"Qualified names ({token.text[:60]}: functions, types) are not supported", target=self.option
+            )
         if token.kind == "name":
             if token.text in ("true", "false"):
                 return Literal(token.text == "true", token.position)
             if token.text == "null":
                 return Literal(None, token.position)
-            if token.text in _UNSUPPORTED_NAMES:
+            if token.text.lower() in _UNSUPPORTED_NAMES:
                 raise NotImplementedFeature(f"{token.text!r} is not supported", target=self.option)
             if self.current.text == "(":
                 return self.call(token, depth + 1)
             if self.current.text == "/":
                 return self.path(token, depth + 1)
-            if token.text in _BINARY_POWER or token.text in ("not", "asc", "desc"):
+            if token.text.lower() in _BINARY_POWER or token.text.lower() in ("not", "asc", "desc"):
                 raise self.error("Expected a value", token)
             return Property(token.text, token.position)
         raise self.error("Expected a value", token)
@@ -283,10 +300,16 @@ class ExpressionParser:
         while self.current.text == "/":
             self.advance()
             segment = self.advance()
-            if segment.kind != "name":
+            if segment.kind == "dollar":
+                raise NotImplementedFeature(
+                    f"The path segment {segment.text[:20]} is not supported", target=self.option
+                )
+            if segment.kind != "name" or "." in segment.text:
+                if segment.kind == "name":
+                    raise NotImplementedFeature("Type-cast segments are not supported", target=self.option)
                 raise self.error("Expected a property name after '/'", segment)
-            if segment.text in _LAMBDAS and self.current.text == "(":
-                return self.lambda_(first, "/".join(segments), segment.text, depth)
+            if segment.text.lower() in _LAMBDAS and self.current.text == "(":
+                return self.lambda_(first, "/".join(segments), segment.text.lower(), depth)
             segments.append(segment.text)
         return Property("/".join(segments), first.position)
 
@@ -316,7 +339,7 @@ class ExpressionParser:
                 self.advance()
                 arguments.append(self.expression(0, depth))
         self.expect(")")
-        return Call(name.text, tuple(arguments), name.position)
+        return Call(name.text.lower(), tuple(arguments), name.position)
 
     def alias(self, token: Token, depth: int) -> Node:
         value = self.aliases.get(token.text)

@@ -14,6 +14,7 @@ from services.odata.apply import parse_apply
 from services.odata.config import Config
 from services.odata.keys import CONFIG, POOL
 from services.odata.metadata import metadata_xml, service_document
+from services.odata.negotiation import JSON_TYPES, XML_TYPES, check_accept, check_max_version, option_names
 from services.odata.query import MAX_QUERY_LENGTH, Expand, ODataQuery, QueryOptionError, parse_query
 from services.odata.query_language import parse_query_document
 from services.odata.query_runner import authorize, run_plans
@@ -51,18 +52,29 @@ def json_response(body: dict[str, object], status: int = 200) -> web.Response:
     )
 
 
+def check_request_headers(request: web.Request, offered: tuple[str, ...]) -> None:
+    check_max_version(request.headers)
+    check_accept(request.headers, offered)
+
+
 async def get_service_document(request: web.Request) -> web.Response:
     authenticate(request)
+    check_request_headers(request, JSON_TYPES)
     return json_response(service_document(odata_base(request, request.app[CONFIG])))
 
 
 async def get_metadata(request: web.Request) -> web.Response:
     authenticate(request)
+    check_max_version(request.headers)
+    requested = option_names(request.query).get("$format")
+    if requested is not None and requested.split(";")[0].strip() not in ("xml", "application/xml"):
+        raise NotImplementedFeature("$metadata is published as CSDL XML only", target="$format")
+    check_accept(request.headers, XML_TYPES)
     return web.Response(body=metadata_xml(), content_type="application/xml", charset="utf-8", headers=ODATA_HEADERS)
 
 
 def check_repeated_options(request: web.Request) -> None:
-    names = [name for name, _ in request.query.items()]
+    names = [name for name, _ in option_names(request.query).items()]
     repeated = next((name for name in names if names.count(name) > 1), None)
     if repeated is not None:
         raise QueryOptionError(f"The query option {repeated[:64]} is given more than once", target=repeated[:64])
@@ -71,7 +83,7 @@ def check_repeated_options(request: web.Request) -> None:
 def readable_query(request: web.Request, principal: Principal, entity: EntitySet) -> ODataQuery:
     principal.require(entity.resource, "read")
     check_repeated_options(request)
-    query = parse_query(entity, request.query, request.query_string)
+    query = parse_query(entity, option_names(request.query), request.query_string)
     for resource in sorted(query.resources):  # $expand targets, navigation paths and lambdas in $filter/$orderby
         principal.require(resource, "read")
     return query
@@ -90,7 +102,8 @@ def context_url(base: str, query: ODataQuery, single: bool = False) -> str:
 
 
 def next_link(request: web.Request, base: str, entity: EntitySet, page: reading.Page) -> str:
-    params = [(name, value) for name, value in request.query.items() if name not in ("$skip", "$top", "$skiptoken")]
+    options = option_names(request.query).items()
+    params = [(name, value) for name, value in options if name not in ("$skip", "$top", "$skiptoken")]
     if page.next_token is not None:
         params.append(("$skiptoken", page.next_token))
     top = page.next_top
@@ -101,7 +114,14 @@ def next_link(request: web.Request, base: str, entity: EntitySet, page: reading.
 
 async def get_resource(request: web.Request) -> web.Response:
     principal = authenticate(request)
-    match = _RESOURCE_PATH.match(request.match_info["resource_path"])
+    path = request.match_info["resource_path"]
+    if path.startswith(("$batch", "$crossjoin", "$all", "$entity", "$root")):
+        raise NotImplementedFeature(f"{path.split('(')[0][:20]} is not supported", target="resource")
+    if not path.endswith("/$count"):
+        check_request_headers(request, JSON_TYPES)
+    else:
+        check_max_version(request.headers)
+    match = _RESOURCE_PATH.match(path)
     entity = ENTITY_SETS.get(match.group("set")) if match else None
     if match is None or entity is None:
         raise NotFound("No such entity set; see the service document at /odata/", target="resource")
@@ -121,7 +141,7 @@ async def get_resource(request: web.Request) -> web.Response:
 
 async def get_collection(request: web.Request, principal: Principal, entity: EntitySet) -> web.Response:
     config = request.app[CONFIG]
-    if "$apply" in request.query:
+    if "$apply" in option_names(request.query):
         return await get_aggregation(request, principal, entity)
     query = readable_query(request, principal, entity)
     async with request.app[POOL].acquire() as conn:
@@ -143,8 +163,9 @@ async def get_aggregation(request: web.Request, principal: Principal, entity: En
     check_repeated_options(request)
     if len(request.query_string) > MAX_QUERY_LENGTH:
         raise QueryOptionError(f"The query string is longer than {MAX_QUERY_LENGTH} characters", target="query")
-    aliases = {name: value for name, value in request.query.items() if name.startswith("@")}
-    plan = parse_apply(entity, request.query, aliases)
+    options = option_names(request.query)
+    aliases = {name: value for name, value in options.items() if name.startswith("@")}
+    plan = parse_apply(entity, options, aliases)
     for resource in sorted(plan.resources):
         principal.require(resource, "read")
     async with request.app[POOL].acquire() as conn:
@@ -155,7 +176,7 @@ async def get_aggregation(request: web.Request, principal: Principal, entity: En
         body["@odata.count"] = page.count
     body["value"] = page.rows
     if page.next_skip is not None:
-        params = [(name, value) for name, value in request.query.items() if name not in ("$skip", "$top")]
+        params = [(name, value) for name, value in options.items() if name not in ("$skip", "$top")]
         params.append(("$skip", str(page.next_skip)))
         if page.next_top is not None:
             params.append(("$top", str(page.next_top)))
@@ -168,8 +189,9 @@ async def get_single(request: web.Request, principal: Principal, entity: EntityS
     if key is None:
         raise QueryOptionError(f"The key of {entity.name} is a whole number, e.g. {entity.name}(4)", target="key")
     query = readable_query(request, principal, entity)
+    options = option_names(request.query)
     for option in ("$filter", "$orderby", "$top", "$skip", "$skiptoken", "$count", "$search"):
-        if option in request.query:
+        if option in options:
             raise QueryOptionError(f"{option} does not apply to a single entity", target=option)
     async with request.app[POOL].acquire() as conn:
         found = await reading.read_entity(conn, query, int(key.group("value")))
@@ -187,6 +209,15 @@ async def get_count(request: web.Request, principal: Principal, entity: EntitySe
 
 
 MAX_QUERY_BODY = 65_536
+
+
+async def refuse_modification(request: web.Request) -> web.Response:
+    """Data modification (POST, PUT, PATCH, DELETE, and $batch) on the read-only OData service."""
+    authenticate(request)
+    raise NotImplementedFeature(
+        f"{request.method} is not supported: this OData service is read-only; changes go through the Import API",
+        target="method",
+    )
 
 
 async def post_query(request: web.Request) -> web.Response:

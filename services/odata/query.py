@@ -140,7 +140,7 @@ def parse_select(entity: EntitySet, text: str | None, option: str) -> tuple[tupl
             return entity.fields, False
         model_field = entity.field(name)
         if model_field is None:
-            if entity.relation(name) is not None or "/" in name:
+            if entity.relation(name) is not None or "/" in name or "(" in name:
                 raise NotImplementedFeature(f"Selecting {name!r} is not supported; use $expand", target=option)
             raise QueryOptionError(f"{entity.type_name} has no property {name!r}", target=f"{option}/{name[:64]}")
         if model_field not in chosen:
@@ -184,6 +184,8 @@ def parse_orderby(
         typed = compiler.compile(node)
         if typed.category == "null":
             raise ExpressionError(f"Ordering by null at position {node.position + 1} orders nothing", target=option)
+        if typed.category not in _SORT_TYPES:
+            raise ExpressionError(f"Cannot order by an entity (position {node.position + 1})", target=option)
         if resources is not None:
             resources |= compiler.resources
         stand_in = Field(f"odata_sort_{index}", _SORT_TYPES[typed.category], nullable=typed.nullable, sortable=True)
@@ -308,7 +310,10 @@ def _expand_item(
         if not options.endswith(")"):
             raise QueryOptionError("Malformed $expand options", target=here)
         seen: set[str] = set()
-        for part in split_top_level(options[:-1], here, ";"):
+        parts = split_top_level(options[:-1], here, ";")
+        if any(part.strip().startswith("@") for part in parts):
+            raise NotImplementedFeature("Parameter aliases assigned inside $expand are not supported", target=here)
+        for part in parts:
             key, _, value = part.strip().partition("=")
             if key in seen:
                 raise QueryOptionError(f"{key[:32]} is given twice", target=f"{here}/{key[:32]}")

@@ -70,10 +70,20 @@ async def test_nested_lambdas_reach_through_several_collections(
     assert [category["id"] for category in body["value"]] == [seed.child_category_id]
 
 
+async def test_a_single_valued_navigation_compares_with_null(
+    client: TestClient, auth: dict[str, str], seed: Seed, uncategorized: list[int]
+) -> None:
+    assert await matching(client, auth, seed, "category eq null") == [10, 11, 12]
+    assert await matching(client, auth, seed, "category/parent ne null") == [0, 1, 2, 3, 4]
+    assert await matching(client, auth, seed, "not (category ne null) or stock eq 0") == [0, 10, 11, 12]
+
+
 @pytest.mark.parametrize(
     ("params", "target"),
     [
-        ({"$filter": "category eq null"}, "$filter"),
+        ({"$filter": "category eq 1"}, "$filter"),
+        ({"$filter": "category gt null"}, "$filter"),
+        ({"$orderby": "category"}, "$orderby"),
         ({"$filter": "order_items/quantity eq 1"}, "$filter"),
         ({"$filter": "category/any(c: c/id eq 1)"}, "$filter"),
         ({"$filter": "order_items/any(i: i eq 1)"}, "$filter"),
