@@ -7,10 +7,14 @@
     }
     cheap: products(filter: "price lt 5") { sku price }   # an alias names the key when a set is asked twice
 
+    stats: products(filter: "active eq true") { category_id count total: sum(price) avg(stock) }  # aggregates
+
 Roots are entity sets; fields are properties of the model; a field with braces is a relation. Root arguments:
-filter (an OData $filter expression, as a string), order (as OData $orderby), search (words that must all match
-the searchable fields), limit (default DEFAULT_PAGE_SIZE, at most MAX_PAGE_SIZE) and offset. Commas between
-fields are optional; `#` starts a comment. Every error names its line and column.
+filter (an OData $filter expression, as a string), order (as OData $orderby), search (an OData $search
+expression), limit (default DEFAULT_PAGE_SIZE, at most MAX_PAGE_SIZE), offset, and page: true / after: "<cursor>"
+for a page object; a collection relation takes limit (per parent) and order. A selection holding an aggregate
+(count, sum(f), avg(f), min(f), max(f), countdistinct(f)) makes an aggregate root: its plain fields are the groups.
+Commas between fields are optional; `#` starts a comment. Every error names its line and column.
 """
 
 from __future__ import annotations
