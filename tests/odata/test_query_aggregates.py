@@ -3,6 +3,7 @@ OData's $apply."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -90,3 +91,11 @@ async def test_bad_aggregates_are_400(client: TestClient, auth: dict[str, str], 
     body = await run_query(client, auth, query, status=400)
     assert fragment in body["error"]["message"], body
     assert body["error"]["line"] >= 1
+
+
+async def test_grouping_through_a_relation_needs_read_on_its_target(
+    client: TestClient, sign: Callable[..., dict[str, str]]
+) -> None:
+    headers = sign(frozenset({"products:read"}))
+    response = await client.post("/api/query", headers=headers, json={"query": "products { category { name } count }"})
+    assert response.status == 403
