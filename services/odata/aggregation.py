@@ -176,8 +176,9 @@ def aggregation_sql(plan: Aggregation, limit: int, option: str) -> CompiledAggre
     sql = f"SELECT {', '.join(columns)} {body}"
     if order_sql:
         sql += f" ORDER BY {order_sql}"
-    count_sql = f"SELECT count(*) FROM (SELECT 1 {body}) AS groups"
-    params = list(builder.params)
+    # Without groups the answer is one row, whatever the filter leaves.
+    count_sql = f"SELECT count(*) FROM (SELECT 1 {body}) AS groups" if grouped else "SELECT 1"
+    params = list(builder.params) if grouped else []
     sql += f" LIMIT {builder.bind(limit, 'bigint')} OFFSET {builder.bind(plan.skip, 'bigint')}"
     return CompiledAggregation(sql, builder.params, count_sql, params, types)
 

@@ -83,6 +83,12 @@ async def test_empty_input_gives_null_sums_and_zero_counts(client: TestClient, a
     assert (row["Total"], row["Prices"], row["N"]) == (None, 0, 0)
 
 
+async def test_an_aggregate_without_groups_counts_as_one_result(client: TestClient, auth: dict[str, str]) -> None:
+    params = {"$apply": "filter(id eq -1)/aggregate($count as N)", "$count": "true"}
+    body = await get_json(client, "/odata/products", auth, **params)
+    assert body["@odata.count"] == 1 and len(body["value"]) == 1
+
+
 async def test_groups_are_paged_with_a_next_link_and_counted(
     client: TestClient, auth: dict[str, str], seed: Seed
 ) -> None:
