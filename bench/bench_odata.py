@@ -7,6 +7,8 @@ asyncpg, on 1,000,000 demo products, in one run. Scenarios (--scenario, default 
     lambda      orders with items/any(i: i/quantity gt 4), ordered by id, first 100 (a correlated EXISTS)
     expand      orders ordered by id, first 100, $expand=items($expand=product($select=name)) (two levels; the
                 hand version is the three statements a programmer would write: orders, their items, the products)
+    search      $search="smart lamp" OR "eco kettle", ordered by id, first 100 (full-text search over the stored,
+                GIN-indexed search_document column of migration 004)
 
 Rows, measured in interleaved rounds, each call one at a time (latency, not throughput) by default:
   (1) hand SQL, asyncpg in process     pool.fetch of the hand-written statement + json.dumps of the rows
@@ -17,7 +19,7 @@ Rows, measured in interleaved rounds, each call one at a time (latency, not thro
 The target is (3) and (4) within 1.3x of hand SQL at p50; the ratio to (2) shows the share the HTTP hop takes.
 
     .venv/bin/python bench/bench_odata.py [--products 1000000] [--requests 30] [--rounds 30] [--concurrency 1]
-                                          [--scenario filter|navigation|lambda|expand]
+                                          [--scenario filter|navigation|lambda|expand|search]
 """
 
 from __future__ import annotations
@@ -126,6 +128,14 @@ async def hand_expand(pool: asyncpg.Pool) -> list[dict[str, object]]:
     return [{**order, "items": by_order.get(order["id"], [])} for order in orders]
 
 
+async def hand_search(pool: asyncpg.Pool) -> list[dict[str, object]]:
+    sql = f"""SELECT {", ".join(FIELDS)} FROM catalog.products
+              WHERE search_document
+                    @@ (phraseto_tsquery('english'::regconfig, $1) || phraseto_tsquery('english'::regconfig, $2))
+              ORDER BY id LIMIT $3"""
+    return rows_json(await pool.fetch(sql, "smart lamp", "eco kettle", 100))
+
+
 @dataclass(frozen=True)
 class Scenario:
     name: str
@@ -162,6 +172,12 @@ SCENARIOS = {
             "orders $orderby=id & $top=100 & $expand=items($expand=product($select=name))",
             odata_path("orders", orderby="id", top="100", expand="items($expand=product($select=name))"),
             hand_expand,
+        ),
+        Scenario(
+            "search",
+            '$search="smart lamp" OR "eco kettle" & $orderby=id & $top=100 (all 10 fields)',
+            odata_path("products", search='"smart lamp" OR "eco kettle"', orderby="id", top="100"),
+            hand_search,
         ),
     )
 }

@@ -3,8 +3,8 @@ AND (also implicit, by juxtaposition), OR, NOT and parentheses; NOT binds tighte
 
 The expression is compiled to PostgreSQL full-text search: each word becomes plainto_tsquery, each phrase
 phraseto_tsquery (its words adjacent and in order), combined with the tsquery operators && || !!, and matched
-against the entity's search document (shared/catalog/model.py: search_document), which an expression GIN index
-serves (shared/catalog/migrations/004_text_search.sql). Every word and phrase is a bound parameter.
+against the entity's search document (shared/catalog/model.py: search_document), stored as a generated column with
+a GIN index (shared/catalog/migrations/004_text_search.sql). Every word and phrase is a bound parameter.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import re
 from dataclasses import dataclass
 
 from services.odata.compiler import SqlBuilder
-from shared.catalog.model import TEXT_SEARCH_CONFIG, EntitySet, search_document
+from shared.catalog.model import SEARCH_COLUMN, TEXT_SEARCH_CONFIG, EntitySet
 from shared.errors import BadRequest
 
 MAX_SEARCH_LENGTH = 1000
@@ -170,5 +170,5 @@ def _tsquery(node: SearchNode, builder: SqlBuilder) -> str:
 
 
 def search_sql(entity: EntitySet, node: SearchNode, builder: SqlBuilder, alias: str = "t") -> str:
-    """The WHERE condition: the entity's search document matches the expression."""
-    return f"({search_document(entity, alias)} @@ {_tsquery(node, builder)})"
+    """The WHERE condition: the entity's stored search document matches the expression."""
+    return f'({alias}."{SEARCH_COLUMN}" @@ {_tsquery(node, builder)})'

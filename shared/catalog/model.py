@@ -20,9 +20,10 @@ EDM_SQL_TYPES: dict[str, str] = {
 }
 
 # The PostgreSQL text-search configuration of $search: English stemming ("lamps" finds "lamp") and stop words
-# ("the", "of" are ignored). The expression indexes of migration 004 are built with it; changing it needs a new
-# migration that rebuilds them.
+# ("the", "of" are ignored). The generated search_document columns of migration 004 are computed with it; changing
+# it needs a new migration that redefines them.
 TEXT_SEARCH_CONFIG = "english"
+SEARCH_COLUMN = "search_document"  # the stored tsvector of each entity with searchable fields (GIN-indexed)
 
 
 @dataclass(frozen=True)
@@ -85,8 +86,8 @@ class EntitySet:
 
 
 def search_document(entity: EntitySet, alias: str | None = None) -> str:
-    """The tsvector $search matches: the searchable fields joined by spaces, in model order. Migration 004 indexes
-    exactly this expression (written without the alias), so the two must stay identical."""
+    """The tsvector $search matches: the searchable fields joined by spaces, in model order. Migration 004 stores
+    exactly this (as the generated column SEARCH_COLUMN); a test checks that the two agree."""
     prefix = f"{alias}." if alias else ""
     text = " || ' ' || ".join(f'{prefix}"{field.name}"' for field in entity.searchable_fields)
     return f"to_tsvector('{TEXT_SEARCH_CONFIG}'::regconfig, {text})"

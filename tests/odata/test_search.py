@@ -8,7 +8,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from services.odata.query import count_sql, parse_query
-from shared.catalog.model import ENTITY_SETS
+from shared.catalog.model import ENTITY_SETS, search_document
 from tests.odata.conftest import Seed
 from tests.odata.helpers import get_json, matching
 
@@ -94,3 +94,16 @@ async def test_search_is_served_by_the_text_search_index(database_url: str, seed
     finally:
         await conn.close()
     assert f"{name}_search_idx" in plan, plan
+
+
+@pytest.mark.parametrize("name", ["products", "categories", "customers", "orders"])
+async def test_the_stored_search_document_is_the_models(database_url: str, seed: Seed, name: str) -> None:
+    entity = ENTITY_SETS[name]
+    conn = await asyncpg.connect(database_url)
+    try:
+        same = await conn.fetchval(
+            f"SELECT bool_and(t.search_document = {search_document(entity, 't')}) FROM {entity.qualified_table} AS t"
+        )
+    finally:
+        await conn.close()
+    assert same is True
