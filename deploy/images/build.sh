@@ -47,7 +47,11 @@ SOURCES
 build_image() {
   local name="$1" tag="$2"
   log "building $tag"
-  "${NICE[@]}" docker build --quiet --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$tag" "$name" >/dev/null
+  local output
+  if ! output="$("${NICE[@]}" docker build --quiet --build-arg "BASE_IMAGE=$BASE_IMAGE" -t "$tag" "$name" 2>&1)"; then
+    printf '%s\n' "$output" >&2
+    exit 1
+  fi
 }
 
 build_base
