@@ -43,8 +43,19 @@ def read_url(environ: Mapping[str, str], key: str, schemes: tuple[str, ...], def
     if not value:
         raise ConfigError(f"{key} is not set (expected a URL starting with {' or '.join(schemes)}://)")
     parts = urlsplit(value)
-    if parts.scheme not in schemes or not parts.hostname:
-        raise ConfigError(f"{key} is malformed: expected a URL starting with {' or '.join(schemes)}://host")
+    malformed = ConfigError(
+        f"{key} is malformed: expected {' or '.join(schemes)}://[user:password@]host[:port]/..., with any reserved "
+        "character in the user name or password percent-encoded (/ as %2F, @ as %40, ? as %3F, # as %23)"
+    )
+    # A password holding /, ? or # ends the host part early: what follows lands in the path, query or fragment,
+    # and the libraries' own errors would print part of it. The message above never holds the value.
+    if parts.scheme not in schemes or "@" in parts.path + parts.query + parts.fragment or parts.netloc.count("@") > 1:
+        raise malformed
+    try:
+        if not parts.hostname or parts.port == 0:
+            raise malformed
+    except ValueError:
+        raise malformed from None
     return value.rstrip("/") if parts.scheme in ("http", "https") else value
 
 

@@ -2,7 +2,9 @@
 
 Every run gets its own PostgreSQL database and its own RabbitMQ name prefix, removed at the end, so runs never
 collide. The servers come from DATABASE_URL / AMQP_URL; where those are unset and a Docker engine answers,
-testcontainers starts them; otherwise the machine's local services on their standard ports are used.
+testcontainers starts them (images TEST_POSTGRES_IMAGE and TEST_RABBITMQ_IMAGE, default the public postgres and
+rabbitmq images; hosts without a registry use the stand-ins of deploy/images/build.sh); otherwise the machine's
+local services on their standard ports are used.
 """
 
 from __future__ import annotations
@@ -12,8 +14,9 @@ import os
 import secrets
 import shutil
 import subprocess
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
 from urllib.parse import urlsplit, urlunsplit
 
@@ -39,15 +42,48 @@ def _docker_engine_answers() -> bool:
         return False
 
 
+def _without_reaper() -> None:
+    # The reaper is one more image to pull, which hosts without a registry cannot; the containers here are stopped
+    # by their context managers instead.
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+
+@contextmanager
+def postgres_container() -> Iterator[str]:
+    """A throwaway PostgreSQL server (image TEST_POSTGRES_IMAGE); yields its URL."""
+    _without_reaper()
+    from testcontainers.community.postgres import PostgresContainer
+
+    image = os.environ.get("TEST_POSTGRES_IMAGE") or "postgres:16-alpine"
+    with PostgresContainer(image, driver=None) as container:
+        yield container.get_connection_url()
+
+
+@contextmanager
+def rabbitmq_container() -> Iterator[str]:
+    """A throwaway RabbitMQ broker (image TEST_RABBITMQ_IMAGE); yields its URL."""
+    _without_reaper()
+    with warnings.catch_warnings():
+        # The library's own readiness probe still uses its deprecated decorator; nothing for us to change.
+        warnings.filterwarnings("ignore", "The @wait_container_is_ready decorator", DeprecationWarning)
+        from testcontainers.community.rabbitmq import RabbitMqContainer
+
+        container = RabbitMqContainer(os.environ.get("TEST_RABBITMQ_IMAGE") or "rabbitmq:3.13-alpine")
+        container.start()
+    try:
+        params = container.get_connection_params()
+        yield f"amqp://guest:guest@{params.host}:{params.port}/"
+    finally:
+        container.stop()
+
+
 @pytest.fixture(scope="session")
 def server_database_url() -> Iterator[str]:
     if os.environ.get("DATABASE_URL"):
         yield os.environ["DATABASE_URL"]
     elif _docker_engine_answers():
-        from testcontainers.postgres import PostgresContainer
-
-        with PostgresContainer("postgres:16-alpine", driver=None) as container:
-            yield container.get_connection_url()
+        with postgres_container() as url:
+            yield url
     else:
         yield LOCAL_DATABASE_URL
 
@@ -57,11 +93,8 @@ def amqp_url() -> Iterator[str]:
     if os.environ.get("AMQP_URL"):
         yield os.environ["AMQP_URL"]
     elif _docker_engine_answers():
-        from testcontainers.rabbitmq import RabbitMqContainer
-
-        with RabbitMqContainer("rabbitmq:3.13-alpine") as container:
-            params = container.get_connection_params()
-            yield f"amqp://guest:guest@{params.host}:{params.port}/"
+        with rabbitmq_container() as url:
+            yield url
     else:
         yield LOCAL_AMQP_URL
 
