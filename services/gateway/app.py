@@ -125,7 +125,8 @@ def create_app(config: Config) -> web.Application:
     app[ROUTE_TABLE] = RouteTable(ROUTES)
     app[CACHE] = PrincipalCache(config.verify_cache_size, config.verify_cache_max_age)
     app[LIMITER] = RateLimiter(config.rate_limit_window)
-    app[TRANSPORT] = TransportPolicy(config.trusted_proxies, config.allow_insecure_http)
+    app[TRANSPORT] = TransportPolicy(config.trusted_proxies, config.allow_insecure_http, config.hsts_max_age)
+    app.on_response_prepare.append(app[TRANSPORT].add_hsts)
     app[CORS] = CorsPolicy(config.cors_origins)
     app[JWT_VERIFIER] = JwtVerifier(
         f"{config.auth_url}/.well-known/jwks.json", config.oauth_issuer, config.oauth_audience

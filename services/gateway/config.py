@@ -27,8 +27,12 @@ RATE_LIMIT_BEARER     requests per window for one bearer token (default 6000; 0 
 RATE_LIMIT_ANONYMOUS  requests per window from one client address without a valid credential: public routes and
                       refused credentials (default 300; 0 = unlimited). Each replica counts on its own, so N
                       replicas allow up to N times these limits.
-ALLOW_INSECURE_HTTP   accept API keys and Basic credentials over plain HTTP from any address (default false;
-                      loopback clients and trusted proxies saying X-Forwarded-Proto: https are always accepted)
+ALLOW_INSECURE_HTTP   accept requests that carry secrets (API keys, Basic credentials, bearer and api.php tokens,
+                      the OAuth endpoints, login, consent and panel pages) over plain HTTP from any address
+                      (default false; loopback clients and trusted proxies saying X-Forwarded-Proto: https are
+                      always accepted)
+HSTS_MAX_AGE          max-age in seconds of the Strict-Transport-Security header on every HTTPS answer
+                      (default 31536000, one year)
 TRUSTED_PROXIES       comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and
                       X-Forwarded-Proto are believed (default: none)
 TLS_CERT_FILE         PEM certificate chain: when set (with TLS_KEY_FILE) the gateway serves HTTPS itself
@@ -74,6 +78,7 @@ class Config:
     rate_limit_window: float
     rate_limits: dict[str, int]  # by credential kind: api_key, basic, bearer, anonymous
     allow_insecure_http: bool
+    hsts_max_age: int
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     cors_origins: frozenset[str]
     tls_cert_file: Path | None
@@ -122,6 +127,7 @@ class Config:
                 "anonymous": read_int(environ, "RATE_LIMIT_ANONYMOUS", 300, 0, 10**9),
             },
             allow_insecure_http=read_bool(environ, "ALLOW_INSECURE_HTTP", False),
+            hsts_max_age=read_int(environ, "HSTS_MAX_AGE", 31_536_000, 0, 2 * 31_536_000),
             trusted_proxies=_read_networks(environ, "TRUSTED_PROXIES"),
             cors_origins=_read_origins(environ, "CORS_ORIGINS"),
             **_read_tls_files(environ),
