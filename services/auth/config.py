@@ -15,6 +15,7 @@ ENCRYPTION_KEY       key material for the AES-GCM copy of API tokens shown to ad
                      the AES key is derived from it with HKDF); changing it makes stored tokens undisplayable
 VERIFY_CACHE_TTL     seconds the gateway may cache a verified principal, never past the credential's expiry
                      (default: 60)
+APIPHP_TOKEN_TTL     lifetime of api.php access tokens in seconds (default: 0, never expire, as Webasyst's)
 
 OAuth 2.0 settings (OAUTH_ISSUER, OAUTH_AUDIENCE, OAUTH_ACCESS_TOKEN_TTL, ...) are listed in
 services/auth/oauth/config.py.
@@ -40,6 +41,7 @@ class Config:
     encryption_key: Secret
     verify_cache_ttl: int
     oauth: OAuthConfig
+    apiphp_token_ttl: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
@@ -51,6 +53,7 @@ class Config:
             encryption_key=read_secret(environ, "ENCRYPTION_KEY"),
             verify_cache_ttl=read_int(environ, "VERIFY_CACHE_TTL", 60, 0, 86_400),
             oauth=OAuthConfig.from_env(environ),
+            apiphp_token_ttl=read_int(environ, "APIPHP_TOKEN_TTL", 0, 0, 3650 * 86_400),
         )
 
     def __repr__(self) -> str:

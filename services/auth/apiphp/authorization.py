@@ -54,6 +54,18 @@ class AccessRequest:
     redirect_uri: str  # "" when absent (response_type=code only: the code is then shown on the page)
     state: str  # "" when absent; passed back unchanged when given
 
+    @property
+    def recipient(self) -> str | None:
+        """Who will receive the code or token: the redirect URI's host (a web app), its scheme (an app on the user's
+        device), or None when the code is shown on the page. client_name and client_id are the caller's own claims;
+        this is the one thing the user can check."""
+        if not self.redirect_uri:
+            return None
+        parts = urlsplit(self.redirect_uri)
+        if parts.scheme.lower() in ("http", "https"):
+            return parts.hostname
+        return f"{parts.scheme}:"
+
     def as_params(self) -> dict[str, str]:
         params = {
             "response_type": self.response_type,
