@@ -1,9 +1,10 @@
 """api.php codes and tokens: issuing, exchanging (POST /api.php/token), verifying for the gateway, listing, revoking.
 
-Token lifetime is not limited (seed 000) unless the operator sets APIPHP_TOKEN_TTL, so revocation is what ends a token: the owner revokes it (or the token
-revokes itself at /api.php/revoke, as in Webasyst), and every gateway drops its cached principal on the
-CredentialRevoked event. A token's rights are computed at each verification: its user's current permissions narrowed
-by its apps (services/auth/oauth/scopes.py), so a permission removed from the user is removed from the token too.
+Token lifetime is not limited (seed 000) unless the operator sets APIPHP_TOKEN_TTL, so revocation is what ends a
+token: the owner revokes it (or the token revokes itself at /api.php/revoke, as in Webasyst), and every gateway drops
+its cached principal on the CredentialRevoked event. A token's rights are computed at each verification: its user's
+current permissions narrowed by its apps (services/auth/oauth/scopes.py), so a permission removed from the user is
+removed from the token too.
 """
 
 from __future__ import annotations
