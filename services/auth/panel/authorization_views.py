@@ -31,7 +31,11 @@ def oauth_apps(user: PanelUser, consents: Iterable[Any]) -> str:
         ],
         "You have not authorized any application.",
     )
-    return f"<h2>OAuth applications</h2>{table}"
+    note = (
+        '<p class="hint">An application is not asked again for what you allowed it; it asks again for anything more, '
+        "and after you revoke its access.</p>"
+    )
+    return f"<h2>OAuth applications</h2>{note}{table}"
 
 
 def apiphp_tokens(user: PanelUser, tokens: Iterable[dict[str, Any]], truncated: bool) -> str:
