@@ -143,6 +143,8 @@ class ProtocolStack:
     auth_app: web.Application
     signing_key: bytes
     http: aiohttp.ClientSession
+    # Behind a trusted proxy, the helpers' own requests come from outside over HTTPS, as a real user's would.
+    default_headers: dict[str, str] = field(default_factory=dict)
     browsers: list[aiohttp.ClientSession] = field(default_factory=list)
 
     @property
@@ -188,7 +190,10 @@ class ProtocolStack:
 
     async def browser(self) -> Browser:
         session = aiohttp.ClientSession(
-            cookie_jar=aiohttp.CookieJar(unsafe=True), connector=aiohttp.TCPConnector(ssl=False)
+            # The secure cookie the auth service sets behind the proxy is sent, as a browser on HTTPS would.
+            cookie_jar=aiohttp.CookieJar(unsafe=True, treat_as_secure_origin=[self.gateway]),
+            connector=aiohttp.TCPConnector(ssl=False),
+            headers=self.default_headers,
         )
         self.browsers.append(session)
         return Browser(self, session)
@@ -267,9 +272,10 @@ async def protocol_stacks(base_env: dict[str, str]) -> AsyncIterator[StartStack]
             upstreams["ODATA_URL"] = await serve(create_odata(OdataConfig.from_env(env)))
         gateway_config = GatewayConfig.from_env({**env, **upstreams, **(gateway_env or {})})
         gateway = await serve(create_gateway(gateway_config), gateway_config.tls_context())
-        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False))
+        defaults = from_outside("https") if gateway_config.trusted_proxies else {}
+        http = aiohttp.ClientSession(connector=aiohttp.TCPConnector(ssl=False), headers=defaults)
         sessions.append(http)
-        stack = ProtocolStack(gateway, auth, auth_app, auth_config.common.signing_key.bytes, http)
+        stack = ProtocolStack(gateway, auth, auth_app, auth_config.common.signing_key.bytes, http, defaults)
         stacks.append(stack)
         return stack
 
