@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from html import escape
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 
@@ -119,3 +119,12 @@ async def test_an_operator_ttl_gives_tokens_an_expiry_after_which_they_are_refus
         )
     assert expires_at is not None
     assert await call_method(stack, token) == 401
+
+
+async def test_a_client_app_token_in_the_fragment_carries_its_lifetime(start_stack: StartStack) -> None:
+    stack = await start_stack(auth_env={"APIPHP_TOKEN_TTL": "600"})
+    browser = await stack.signed_in_browser(await stack.user(permissions=SHOP_RIGHTS))
+    page = await browser.get(access_request("com.example.shop:/callback", response_type="token"))
+    allowed = await browser.post("/api.php/auth", {**hidden_fields(await page.text()), "decision": "allow"})
+    fragment = parse_qs(urlsplit(allowed.headers["Location"]).fragment)
+    assert fragment["expires_in"] == ["600"] and fragment["access_token"][0]

@@ -175,9 +175,11 @@ def code_redirect(request: AccessRequest, code: str) -> str:
     return _with_query(request.redirect_uri, {"code": code, **_state(request)})
 
 
-def token_redirect(request: AccessRequest, token: str) -> str:
-    """Client apps (seed 000, B): the token in the URI fragment, which browsers never send to a server."""
-    return _with_fragment(request.redirect_uri, {"access_token": token, **_state(request)})
+def token_redirect(request: AccessRequest, token: str, expires_in: int = 0) -> str:
+    """Client apps (seed 000, B): the token in the URI fragment, which browsers never send to a server; expires_in
+    (RFC 6749 section 4.2.2) only when the operator gave tokens a lifetime."""
+    lifetime = {"expires_in": str(expires_in)} if expires_in > 0 else {}
+    return _with_fragment(request.redirect_uri, {"access_token": token, **lifetime, **_state(request)})
 
 
 def denial_redirect(request: AccessRequest) -> str | None:
