@@ -9,9 +9,7 @@ gateway believes its X-Forwarded-Proto and X-Forwarded-For and no longer treats 
 from __future__ import annotations
 
 import base64
-import datetime
 import hashlib
-import ipaddress
 import re
 import secrets
 import ssl
@@ -19,7 +17,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from html import unescape
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -27,10 +24,6 @@ import aiohttp
 from aiohttp import web
 from aiohttp.test_utils import TestServer
 from argon2 import PasswordHasher
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 
 from services.auth import db as auth_db
 from services.auth.app import create_app as create_auth
@@ -73,30 +66,6 @@ def basic_header(client_id: str, secret: str) -> dict[str, str]:
 def from_outside(proto: str) -> dict[str, str]:
     """Headers of a request relayed by the trusted proxy for a client beyond it, over `proto` (http or https)."""
     return {"X-Forwarded-Proto": proto, "X-Forwarded-For": OUTSIDE}
-
-
-def self_signed_tls(directory: Path) -> tuple[Path, Path]:
-    """A certificate for 127.0.0.1 and its key, as PEM files: what TLS_CERT_FILE and TLS_KEY_FILE name."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
-    now = datetime.datetime.now(datetime.UTC)
-    certificate = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
-        .sign(key, hashes.SHA256())
-    )
-    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
-    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
-    key_file.write_bytes(
-        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
-    return cert_file, key_file
 
 
 @dataclass

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from services.auth.oauth.keys import OAUTH
+from tests.conftest import self_signed_certificate
 from tests.security._protocol_stack import (
     ProtocolStack,
     StartStack,
@@ -21,7 +22,6 @@ from tests.security._protocol_stack import (
     from_outside,
     pkce_pair,
     protocol_stacks,
-    self_signed_tls,
 )
 
 BEHIND_PROXY = {"TRUSTED_PROXIES": "127.0.0.1"}
@@ -150,7 +150,7 @@ async def test_an_outside_address_claiming_https_without_a_trusted_proxy_is_not_
 
 
 async def test_a_gateway_serving_tls_itself_sends_hsts_on_every_answer(start_stack: StartStack, tmp_path: Path) -> None:
-    cert, key = self_signed_tls(tmp_path)
+    cert, key = self_signed_certificate(tmp_path)
     stack = await start_stack(
         gateway_env={"TLS_CERT_FILE": str(cert), "TLS_KEY_FILE": str(key), "HSTS_MAX_AGE": "63072000"}
     )
