@@ -89,7 +89,7 @@ async def test_the_same_requests_over_https_reach_the_service_with_hsts(start_st
         assert hsts == "max-age=31536000", (method, path)
 
 
-async def test_a_client_credentials_token_is_issued_over_https_only(start_stack: StartStack) -> None:
+async def test_a_client_credentials_token_is_issued_over_https_from_outside(start_stack: StartStack) -> None:
     stack = await start_stack(gateway_env=BEHIND_PROXY)
     app = await stack.register_app(grant_types=["client_credentials"])
     options = {
