@@ -75,6 +75,30 @@ async def set_password_hash(conn: asyncpg.Connection, user_id: int, password_has
     )
 
 
+async def end_sign_in_sessions(conn: asyncpg.Connection, user_id: int, keep_id_hash: bytes | None) -> int:
+    """Ends the user's login and panel sessions, except the one whose id hashes to keep_id_hash."""
+    result = await conn.execute(
+        "DELETE FROM auth.oauth_sessions WHERE user_id = $1 AND ($2::bytea IS NULL OR id_hash <> $2::bytea)",
+        user_id,
+        keep_id_hash,
+    )
+    return int(result.split()[-1])
+
+
+async def revoke_user_refresh_tokens(conn: asyncpg.Connection, user_id: int) -> list[asyncpg.Record]:
+    """Revokes the user's OAuth refresh tokens and the access tokens of their families, with every app; returns the
+    access tokens revoked now (jti, user_id)."""
+    return await conn.fetch(
+        """WITH families AS (
+               UPDATE auth.oauth_refresh_tokens SET revoked_at = now()
+               WHERE user_id = $1 AND revoked_at IS NULL RETURNING family_id)
+           UPDATE auth.oauth_access_tokens SET revoked_at = now()
+           WHERE family_id IN (SELECT family_id FROM families) AND revoked_at IS NULL AND expires_at > now()
+           RETURNING jti, user_id""",
+        user_id,
+    )
+
+
 async def get_permissions(conn: asyncpg.Connection, user_id: int) -> frozenset[str]:
     rows = await conn.fetch("SELECT resource, action FROM auth.permissions WHERE user_id = $1", user_id)
     return frozenset(f"{row['resource']}:{row['action']}" for row in rows)

@@ -157,7 +157,8 @@ def create_app(config: Config) -> web.Application:
     app[CACHE] = PrincipalCache(config.verify_cache_size, config.verify_cache_max_age, grace=config.verify_outage_grace)
     app[COUNTERS] = Counters(f"{config.common.bus_prefix}:gateway:")
     app[LIMITER] = RateLimiter(app[COUNTERS], config.rate_limit_window)
-    app[TRANSPORT] = TransportPolicy(config.trusted_proxies, config.allow_insecure_http)
+    app[TRANSPORT] = TransportPolicy(config.trusted_proxies, config.allow_insecure_http, config.hsts_max_age)
+    app.on_response_prepare.append(app[TRANSPORT].add_hsts)
     app[CORS] = CorsPolicy(config.cors_origins)
     app[JWT_VERIFIER] = JwtVerifier(
         f"{config.auth_url}/.well-known/jwks.json",

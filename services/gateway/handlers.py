@@ -38,6 +38,8 @@ async def front_door(request: web.Request) -> web.StreamResponse:
     client = app[TRANSPORT].connection(request)
     quota: Quota | None = None
     try:
+        if rule.carries_secrets:
+            app[TRANSPORT].check(client)
         principal: Principal | None = None
         if rule.public:
             quota = await _count(request, "anonymous", f"address:{client.address}")
@@ -82,7 +84,6 @@ async def _establish_principal(
                 request[BUFFERED_FORM] = form
                 form_token = form.token
         credential = read_credential(request.headers, request.query, rule.credentials, form_token)
-        request.app[TRANSPORT].check(client, credential)
         principal = await request.app[VERIFIER].verify(credential, client.address)
     except Unauthorized as error:
         # Failed attempts count against the address, so guessing credentials is throttled here,

@@ -49,11 +49,16 @@ async def exchange_code(request: web.Request) -> web.Response:
         return apiphp_response(body, apiphp_format.DEFAULT_FORMAT, 400)
     try:
         token_request = parse_token_request(await _form(request), request.query.get("redirect_uri"))
+        tokens = request.app[APIPHP_TOKENS]
         async with request.app[POOL].acquire() as conn:
-            token = await request.app[APIPHP_TOKENS].exchange_code(conn, request.app[CONTEXT].publisher, token_request)
+            token = await tokens.exchange_code(conn, request.app[CONTEXT].publisher, token_request)
     except TokenRequestError as error:
         return apiphp_response(apiphp_format.error_body(error.code, error.description), fmt, 400)
-    return apiphp_response({"access_token": token}, fmt)
+    # Webasyst answers access_token alone; expires_in (RFC 6749 section 5.1) only when the operator set a lifetime.
+    answer: dict[str, Any] = {"access_token": token}
+    if tokens.token_ttl > 0:
+        answer["expires_in"] = tokens.token_ttl
+    return apiphp_response(answer, fmt)
 
 
 async def revoke_presented_token(request: web.Request) -> web.Response:

@@ -89,7 +89,7 @@ async def metadata(request: web.Request) -> web.Response:
             "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "code_challenge_methods_supported": ["S256"],
             "scopes_supported": sorted(KNOWN_SCOPES),
-            "authorization_response_iss_parameter_supported": False,
+            "authorization_response_iss_parameter_supported": True,
         },
         headers={"Cache-Control": "public, max-age=300"},
     )
