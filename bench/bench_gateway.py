@@ -74,7 +74,7 @@ def bare_proxy_app(upstream: str, signing_key: bytes) -> web.Application:
 
     async def forward(request: web.Request) -> web.Response:
         headers = {name: value for name, value in request.headers.items() if name.lower() not in DROPPED_HEADERS}
-        headers[PRINCIPAL_HEADER] = sign_principal(principal, signing_key)
+        headers[PRINCIPAL_HEADER] = sign_principal(principal, signing_key, "odata")
         body = await request.read() if request.body_exists else None
         async with request.app[SESSION].request(
             request.method, request.app[UPSTREAM] + request.raw_path, headers=headers, data=body

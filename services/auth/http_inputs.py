@@ -14,7 +14,9 @@ from shared.principal import Principal, principal_from_request
 
 def caller(request: web.Request) -> Principal:
     """The user the gateway vouches for; a service principal has no business in the management API."""
-    principal = principal_from_request(request, request.app[CONFIG].common.signing_key.bytes)
+    principal = principal_from_request(
+        request, request.app[CONFIG].common.signing_key.bytes, request.app[CONFIG].common.service
+    )
     if principal.is_service:
         raise Forbidden("This API acts for users, not for services")
     client_address.set(forwarded_client(request.headers.get("X-Forwarded-For")))
@@ -22,7 +24,9 @@ def caller(request: web.Request) -> Principal:
 
 
 def service_caller(request: web.Request) -> Principal:
-    principal = principal_from_request(request, request.app[CONFIG].common.signing_key.bytes)
+    principal = principal_from_request(
+        request, request.app[CONFIG].common.signing_key.bytes, request.app[CONFIG].common.service
+    )
     if not principal.is_service:
         raise Forbidden("Only an internal service may call this endpoint")
     return principal

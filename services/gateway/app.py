@@ -35,7 +35,7 @@ from services.gateway.ratelimit import RateLimiter
 from services.gateway.revocations import RevocationConsumer
 from services.gateway.routes import ROUTES, RouteTable
 from services.gateway.transport import TransportPolicy
-from services.gateway.verification import AuthClient, CredentialVerifier
+from services.gateway.verification import AUTH_AUDIENCE, AuthClient, CredentialVerifier
 from shared import bus
 from shared.bus import Topology
 from shared.errors import error_middleware
@@ -95,7 +95,9 @@ async def revocation_events(app: web.Application) -> AsyncIterator[None]:
 async def jwt_keys(app: web.Application) -> AsyncIterator[None]:
     """Reload the JWT revocations a restarted gateway would otherwise have forgotten; close the JWKS client."""
     config, verifier = app[CONFIG], app[JWT_VERIFIER]
-    headers = {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), config.common.signing_key.bytes)}
+    headers = {
+        PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), config.common.signing_key.bytes, AUTH_AUDIENCE)
+    }
     try:
         await verifier.load_revocations(f"{config.auth_url}/internal/oauth/revocations", headers)
     except (aiohttp.ClientError, TimeoutError, ValueError) as error:

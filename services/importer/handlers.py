@@ -39,7 +39,9 @@ class EmptyFile(BadRequest):
 
 
 def _principal(request: web.Request) -> Principal:
-    return principal_from_request(request, request.app[CONFIG].common.signing_key.bytes)
+    return principal_from_request(
+        request, request.app[CONFIG].common.signing_key.bytes, request.app[CONFIG].common.service
+    )
 
 
 def requester(principal: Principal) -> str:

@@ -124,7 +124,7 @@ class OAuthHarness:
             credential_kind="api_key",
             credential_id="test",
         )
-        return {PRINCIPAL_HEADER: sign_principal(principal, self.signing_key)}
+        return {PRINCIPAL_HEADER: sign_principal(principal, self.signing_key, "auth")}
 
     async def developer(self) -> dict[str, Any]:
         return await self.user(permissions={"apps:read", "apps:create", "apps:update", "apps:delete"}, signs_in=False)
@@ -287,7 +287,7 @@ def gateway_app(auth_url: str, odata_url: str | None, verifier: JwtVerifier, sig
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Bearer token required", headers={"WWW-Authenticate": 'Bearer realm="api"'})
         principal = await verifier.verify(token)
-        headers = {PRINCIPAL_HEADER: sign_principal(principal, signing_key), "Authorization": ""}
+        headers = {PRINCIPAL_HEADER: sign_principal(principal, signing_key, "auth"), "Authorization": ""}
         backend = odata_url if request.path.startswith("/odata") else auth_url
         if backend is None:
             raise web.HTTPNotFound()

@@ -21,7 +21,7 @@ MAX_CLIENT_ID_LENGTH = 64
 
 
 def _principal(request: web.Request, action: str) -> Principal:
-    principal = principal_from_request(request, request.app[OAUTH].principal_key)
+    principal = principal_from_request(request, request.app[OAUTH].principal_key, request.app[OAUTH].principal_audience)
     if principal.user_id is None:
         raise Forbidden("Only a user can manage developer apps and authorizations")
     principal.require("apps", action)
@@ -114,7 +114,7 @@ async def delete_app(request: web.Request) -> web.Response:
 
 def _authorization_principal(request: web.Request) -> Principal:
     """Anyone signed in manages the apps they authorized themselves; no permission is needed for one's own."""
-    principal = principal_from_request(request, request.app[OAUTH].principal_key)
+    principal = principal_from_request(request, request.app[OAUTH].principal_key, request.app[OAUTH].principal_audience)
     if principal.user_id is None:
         raise Forbidden("Only a user has authorized apps")
     return principal

@@ -75,7 +75,7 @@ MAX_REVOCATIONS_LISTED = 100_000
 
 async def revocations(request: web.Request) -> web.Response:
     """The revoked access tokens that have not expired yet, for a gateway that (re)starts: internal callers only."""
-    principal = principal_from_request(request, request.app[OAUTH].principal_key)
+    principal = principal_from_request(request, request.app[OAUTH].principal_key, request.app[OAUTH].principal_audience)
     if not principal.is_service:
         raise Forbidden("Only an internal service may read the revocation list")
     async with _pool(request).acquire() as conn:

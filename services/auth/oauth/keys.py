@@ -26,6 +26,7 @@ class OAuthServices:
     sessions: SessionStore
     login_throttle: FailedAttemptThrottle
     principal_key: bytes
+    principal_audience: str
 
 
 OAUTH = web.AppKey("oauth", OAuthServices)

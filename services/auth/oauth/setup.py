@@ -52,6 +52,7 @@ def build_oauth_services(config: Config, oauth_config: OAuthConfig) -> tuple[OAu
         sessions=SessionStore(hasher, oauth_config.session_ttl),
         login_throttle=FailedAttemptThrottle(),
         principal_key=config.common.signing_key.bytes,
+        principal_audience=config.common.service,
     )
     return services, key_cipher
 

@@ -72,7 +72,9 @@ async def _pairs(request: web.Request) -> Iterable[tuple[str, str]]:
 
 def _principal(request: web.Request) -> Principal:
     try:
-        return principal_from_request(request, request.app[CONFIG].common.signing_key.bytes)
+        return principal_from_request(
+            request, request.app[CONFIG].common.signing_key.bytes, request.app[CONFIG].common.service
+        )
     except Unauthorized:
         raise InvalidToken("Invalid access token") from None
 
