@@ -90,3 +90,5 @@ class CredentialRevoked(Message):
     credential_kind: str | None = None
     credential_id: str | None = None
     user_id: int | None = None
+    # Seconds since the epoch when the auth service recorded the event (gateways measure the revocation lag).
+    created_at: float | None = None

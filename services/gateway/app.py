@@ -11,7 +11,7 @@ from aiohttp import web
 from services.gateway.cache import PrincipalCache
 from services.gateway.config import Config
 from services.gateway.cors import CorsPolicy
-from services.gateway.handlers import front_door, serve_docs, serve_metrics, serve_openapi
+from services.gateway.handlers import front_door, serve_docs, serve_openapi
 from services.gateway.jwt_verifier import JwtVerifier
 from services.gateway.keys import (
     AUTH_CLIENT,
@@ -20,16 +20,16 @@ from services.gateway.keys import (
     CONFIG,
     CORS,
     FORWARDER,
+    GATEWAY_METRICS,
     JWT_VERIFIER,
     LIMITER,
-    METRICS,
     REVOCATIONS,
     ROUTE_TABLE,
     SESSION,
     TRANSPORT,
     VERIFIER,
 )
-from services.gateway.metrics import Metrics, metrics_middleware
+from services.gateway.metrics import GatewayMetrics
 from services.gateway.proxy import Forwarder
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.revocations import RevocationConsumer
@@ -41,6 +41,7 @@ from shared.bus import Topology
 from shared.errors import error_middleware
 from shared.health import add_health_routes
 from shared.logs import request_id_middleware
+from shared.metrics import METRICS, ServiceMetrics
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 from shared.service import connect_with_retry
 
@@ -83,7 +84,9 @@ async def revocation_events(app: web.Application) -> AsyncIterator[None]:
         "RabbitMQ", lambda: bus.connect(config.common.amqp_url), timeout=config.startup_timeout
     )
     try:
-        consumer = RevocationConsumer(app[CACHE], app[VERIFIER], Topology(config.common.bus_prefix))
+        consumer = RevocationConsumer(
+            app[CACHE], app[VERIFIER], Topology(config.common.bus_prefix), app[GATEWAY_METRICS]
+        )
         await consumer.start(connection)
         app[BUS] = connection
         app[REVOCATIONS] = consumer
@@ -120,12 +123,13 @@ async def auth_ready(app: web.Application) -> None:
 
 
 def create_app(config: Config) -> web.Application:
-    metrics = Metrics()
-    app = web.Application(middlewares=[request_id_middleware, metrics_middleware(metrics), error_middleware])
+    metrics = ServiceMetrics(config.common.service)
+    app = web.Application(middlewares=[request_id_middleware, metrics.middleware, error_middleware])
     app[CONFIG] = config
     app[METRICS] = metrics
     app[ROUTE_TABLE] = RouteTable(ROUTES)
     app[CACHE] = PrincipalCache(config.verify_cache_size, config.verify_cache_max_age)
+    app[GATEWAY_METRICS] = GatewayMetrics(metrics, app[CACHE])
     app[LIMITER] = RateLimiter(config.rate_limit_window)
     app[TRANSPORT] = TransportPolicy(config.trusted_proxies, config.allow_insecure_http)
     app[CORS] = CorsPolicy(config.cors_origins)
@@ -136,7 +140,6 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(revocation_events)
     app.cleanup_ctx.append(jwt_keys)
     add_health_routes(app, {"rabbitmq": rabbitmq_ready, "auth": auth_ready})
-    app.router.add_get("/metrics", serve_metrics)
     app.router.add_get("/openapi.json", serve_openapi)
     app.router.add_get("/docs", serve_docs)
     app.router.add_route("*", "/{path:.*}", front_door)

@@ -5,6 +5,7 @@ from aio_pika.abc import AbstractChannel, AbstractRobustConnection
 from aiohttp import web
 
 from services.importer.config import Config
+from services.importer.metrics import ImporterMetrics
 from services.importer.waiting import JobWaiters
 from services.importer.worker import ImportWorker
 
@@ -14,3 +15,4 @@ BUS = web.AppKey("bus", AbstractRobustConnection)
 PUBLISHER = web.AppKey("publisher", AbstractChannel)
 WAITERS = web.AppKey("waiters", JobWaiters)
 WORKER = web.AppKey("worker", ImportWorker)
+IMPORTER_METRICS = web.AppKey("importer_metrics", ImporterMetrics)
