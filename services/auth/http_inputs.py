@@ -37,7 +37,7 @@ async def json_object(request: web.Request, allowed: frozenset[str] | None = Non
         raise UnsupportedMediaType("Send a JSON body with Content-Type: application/json")
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, LookupError):
         raise BadRequest("The request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object")

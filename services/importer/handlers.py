@@ -65,7 +65,7 @@ def _limit(request: web.Request) -> int:
 async def _json_body(request: web.Request) -> Any:
     try:
         return await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, LookupError):
         raise BadRequest("The body is not valid JSON") from None
 
 

@@ -33,7 +33,7 @@ async def _json(request: web.Request) -> Any:
         raise BadRequest("The request body must be application/json")
     try:
         return await request.json()
-    except ValueError:
+    except (ValueError, LookupError):
         raise BadRequest("The request body is not valid JSON") from None
 
 
