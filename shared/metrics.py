@@ -16,8 +16,9 @@ from collections.abc import Awaitable, Callable, Iterable, Sequence
 
 import asyncpg
 from aiohttp import web
-from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.exposition import choose_encoder
 from prometheus_client.registry import Collector
 
 log = logging.getLogger(__name__)
@@ -114,14 +115,16 @@ class ServiceMetrics:
         self.requests.labels(*labels).inc()
         self.latency.labels(*labels).observe(seconds)
 
-    async def render(self) -> bytes:
+    async def render(self, accept: str = "") -> tuple[bytes, str]:
+        """The exposition (and its content type) in the format the scraper's Accept header prefers."""
         for refresh in self._refreshers:
             try:
                 async with asyncio.timeout(REFRESH_TIMEOUT_SECONDS):
                     await refresh()
             except Exception as error:  # a scrape shows the last known values rather than failing
                 log.warning("a metrics refresh failed: %s", type(error).__name__)
-        return generate_latest(self.registry)
+        encode, content_type = choose_encoder(accept)
+        return encode(self.registry), content_type
 
     @web.middleware
     async def middleware(
@@ -146,8 +149,8 @@ METRICS = web.AppKey("metrics", ServiceMetrics)
 
 
 async def serve_metrics(request: web.Request) -> web.Response:
-    body = await request.app[METRICS].render()
-    return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST, "Cache-Control": "no-store"})
+    body, content_type = await request.app[METRICS].render(request.headers.get("Accept", ""))
+    return web.Response(body=body, headers={"Content-Type": content_type, "Cache-Control": "no-store"})
 
 
 def create_metrics_app(metrics: ServiceMetrics) -> web.Application:

@@ -13,7 +13,7 @@ async def test_metrics_count_requests_latency_auth_outcomes_and_cache_hits(gatew
     for _ in range(2):
         await gateway.client.get("/odata/products", headers={"X-API-Key": key})
     await gateway.client.get("/odata/products")
-    metrics = await gateway.client.server.app[METRICS].render()
+    metrics, _ = await gateway.client.server.app[METRICS].render()
     text = metrics.decode()
     assert 'platform_http_requests_total{method="GET",route="/odata/**",status="200"} 2.0' in text
     assert 'platform_http_requests_total{method="GET",route="/odata/**",status="401"} 1.0' in text
@@ -30,7 +30,7 @@ async def test_request_metrics_are_labelled_by_route_template_never_by_the_raw_p
     await gateway.client.get("/api/imports/secret-looking-id-123?access_token=abc", headers={"X-API-Key": key})
     await gateway.client.get("/no/such/route/private-path")
     await gateway.client.request("PROPFIND", "/odata/products")
-    text = (await gateway.client.server.app[METRICS].render()).decode()
+    text = (await gateway.client.server.app[METRICS].render())[0].decode()
     assert 'route="/api/imports/{id}"' in text
     assert 'route="unmatched"' in text and 'method="other"' in text
     for raw in ("secret-looking-id-123", "access_token", "private-path", "PROPFIND"):
