@@ -93,14 +93,15 @@ def read_bool(environ: Mapping[str, str], key: str, default: bool) -> bool:
     raise ConfigError(f"{key} must be true or false, got {raw!r}")
 
 
-PLACEHOLDER_MARK = "change-me"
+PLACEHOLDER_MARKS = ("change-me", "replace-me")
 # The settings whose values must differ from each other: one leaked or reused value must not open the others.
 DISTINCT_SECRETS = ("SECRET_PEPPER", "ENCRYPTION_KEY", "INTERNAL_SIGNING_KEY")
 
 
 def is_placeholder(value: str) -> bool:
     """Whether a secret still holds an example file's placeholder (compose.env.example writes change-me-...)."""
-    return PLACEHOLDER_MARK in value.lower()
+    lowered = value.lower()
+    return any(mark in lowered for mark in PLACEHOLDER_MARKS)
 
 
 def read_secret(environ: Mapping[str, str], key: str, min_length: int = 32) -> Secret:

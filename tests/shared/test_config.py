@@ -19,7 +19,13 @@ def test_valid_settings_are_read() -> None:
 
 
 @pytest.mark.parametrize(
-    "value", ["change-me-internal-signing-key-0123456789", "x" * 40 + "CHANGE-ME", "Change-Me" * 5]
+    "value",
+    [
+        "change-me-internal-signing-key-0123456789",
+        "x" * 40 + "CHANGE-ME",
+        "Change-Me" * 5,
+        "replace-me-with-at-least-32-random-characters",
+    ],
 )
 def test_a_placeholder_secret_is_refused(value: str) -> None:
     with pytest.raises(ConfigError, match="INTERNAL_SIGNING_KEY still holds the example's placeholder") as refused:
