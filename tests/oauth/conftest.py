@@ -287,10 +287,10 @@ def gateway_app(auth_url: str, odata_url: str | None, verifier: JwtVerifier, sig
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Bearer token required", headers={"WWW-Authenticate": 'Bearer realm="api"'})
         principal = await verifier.verify(token)
-        headers = {PRINCIPAL_HEADER: sign_principal(principal, signing_key, "auth"), "Authorization": ""}
-        backend = odata_url if request.path.startswith("/odata") else auth_url
+        audience, backend = ("odata", odata_url) if request.path.startswith("/odata") else ("auth", auth_url)
         if backend is None:
             raise web.HTTPNotFound()
+        headers = {PRINCIPAL_HEADER: sign_principal(principal, signing_key, audience), "Authorization": ""}
         return await _forward(request.app[session_key], backend, request, headers)
 
     app = web.Application(middlewares=[error_middleware])
