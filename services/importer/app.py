@@ -8,7 +8,8 @@ from aiohttp import web
 
 from services.importer import db
 from services.importer.config import Config
-from services.importer.keys import BUS, CONFIG, POOL, PUBLISHER, UPLOAD_SLOTS, WAITERS, WORKER
+from services.importer.keys import BUS, CONFIG, IMPORTER_METRICS, POOL, PUBLISHER, UPLOAD_SLOTS, WAITERS, WORKER
+from services.importer.metrics import ImporterMetrics
 from services.importer.routes import add_routes
 from services.importer.uploads import UploadSlots
 from services.importer.waiting import JobWaiters
@@ -18,6 +19,7 @@ from shared.db import apply_migrations, close_pool, create_pool
 from shared.errors import error_middleware
 from shared.health import add_health_routes
 from shared.logs import request_id_middleware
+from shared.metrics import METRICS, ServiceMetrics
 from shared.service import connect_with_retry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -87,6 +89,7 @@ async def import_worker(app: web.Application) -> AsyncIterator[None]:
         bus.Topology(config.common.bus_prefix),
         prefetch=config.worker_prefetch,
         batch_rows=config.batch_rows,
+        on_job_finished=app[IMPORTER_METRICS].job_finished,
     )
     await worker.start()
     app[WORKER] = worker
@@ -104,10 +107,29 @@ async def rabbitmq_ready(app: web.Application) -> None:
         raise ConnectionError("RabbitMQ connection is down")
 
 
+def observe(app: web.Application, metrics: ServiceMetrics) -> None:
+    """The importer's metrics: the queue's depth read when scraped, the pool's sizes, job durations."""
+    config = app[CONFIG]
+    importer_metrics = ImporterMetrics(metrics)
+    queue_name = bus.Topology(config.common.bus_prefix).imports_queue
+
+    async def refresh_queue_depth() -> None:
+        connection = app.get(BUS)
+        if connection is not None and not connection.is_closed:
+            await importer_metrics.read_queue_depth(connection, queue_name)
+
+    metrics.refresh_with(refresh_queue_depth)
+    metrics.track_pool(lambda: app.get(POOL))
+    app[METRICS] = metrics
+    app[IMPORTER_METRICS] = importer_metrics
+
+
 def create_app(config: Config) -> web.Application:
-    app = web.Application(middlewares=[request_id_middleware, error_middleware])
+    metrics = ServiceMetrics(config.common.service)
+    app = web.Application(middlewares=[request_id_middleware, metrics.middleware, error_middleware])
     app[CONFIG] = config
     app[UPLOAD_SLOTS] = UploadSlots(config.uploads_per_user, MAX_UPLOADS)
+    observe(app, metrics)
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(message_bus)
     app.cleanup_ctx.append(import_worker)

@@ -40,7 +40,9 @@ class EmptyFile(BadRequest):
 
 
 def _principal(request: web.Request) -> Principal:
-    return principal_from_request(request, request.app[CONFIG].common.signing_key.bytes)
+    return principal_from_request(
+        request, request.app[CONFIG].common.signing_key.bytes, request.app[CONFIG].common.service
+    )
 
 
 def requester(principal: Principal) -> str:
@@ -74,7 +76,7 @@ def _limit(request: web.Request) -> int:
 async def _json_body(request: web.Request) -> Any:
     try:
         return await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, LookupError):
         raise BadRequest("The body is not valid JSON") from None
 
 
