@@ -86,7 +86,6 @@ async def post_import(request: web.Request) -> web.Response:
         if upload.size == 0:
             raise EmptyFile("The file is empty", target="file")
         entity = require_entity(upload.fields["entity"])
-        principal.require(entity.resource, "create")
         policy = upload.fields.get("policy") or "skip"
         if policy not in POLICIES:
             raise BadRequest("policy must be skip or all_or_nothing", target="policy")
@@ -97,6 +96,8 @@ async def post_import(request: web.Request) -> web.Response:
             raise MapperEntityMismatch(
                 f"Mapper {mapper['id']!r} is for {mapper['entity']}, not {entity.name}", target="mapperId"
             )
+        if not mapper["definition"].get("updateOnly", False):
+            principal.require(entity.resource, "create")
         if mapper["definition"].get("key", entity.key) is not None:
             principal.require(entity.resource, "update")
         await db.insert_job(
