@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from aiohttp import web
 
 from services.importer import db
 from services.importer.config import Config
-from services.importer.keys import BUS, CONFIG, POOL, PUBLISHER, WAITERS, WORKER
+from services.importer.keys import BUS, CONFIG, OUTBOX, POOL, PUBLISHER, WAITERS, WORKER
 from services.importer.routes import add_routes
 from services.importer.waiting import JobWaiters
 from services.importer.worker import ImportWorker
@@ -17,10 +18,12 @@ from shared.db import apply_migrations, close_pool, create_pool
 from shared.errors import error_middleware
 from shared.health import add_health_routes
 from shared.logs import request_id_middleware
+from shared.outbox import OutboxPublisher
 from shared.service import connect_with_retry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 API_CONNECTIONS = 8
+OUTBOX_STOP_SECONDS = 5.0
 
 
 def pool_size(config: Config) -> int:
@@ -72,6 +75,25 @@ async def message_bus(app: web.Application) -> AsyncIterator[None]:
         await connection.close()
 
 
+async def job_outbox(app: web.Application) -> AsyncIterator[None]:
+    """Publishes the jobs' messages written with each upload, also those of a replica that died before it could."""
+    config = app[CONFIG]
+    topology = bus.Topology(config.common.bus_prefix)
+    publisher = OutboxPublisher(
+        app[POOL],
+        config.database_url,
+        config.common.amqp_url,
+        db.JOB_OUTBOX,
+        topology.imports_exchange,
+        lambda channel: bus.declare_topology(channel, topology),
+    )
+    app[OUTBOX] = publisher
+    task = asyncio.create_task(publisher.run(), name="importer-job-outbox")
+    yield
+    task.cancel()
+    await asyncio.wait({task}, timeout=OUTBOX_STOP_SECONDS)
+
+
 async def import_worker(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     if not config.worker_enabled:
@@ -106,6 +128,7 @@ def create_app(config: Config) -> web.Application:
     app[CONFIG] = config
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(message_bus)
+    app.cleanup_ctx.append(job_outbox)
     app.cleanup_ctx.append(import_worker)
     add_health_routes(app, {"postgresql": postgresql_ready, "rabbitmq": rabbitmq_ready})
     add_routes(app)

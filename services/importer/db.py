@@ -10,11 +10,15 @@ from typing import Any
 import asyncpg
 
 from shared.errors import Conflict
+from shared.messages import ImportJobRequested
+from shared.outbox import OutboxTable
 
 SCHEMA = "importer"
 TERMINAL = ("completed", "failed", "cancelled")
 # A job's times are PostgreSQL's clock_timestamp(), the one clock every replica shares. Not now(): that is the start
 # of the writing transaction, and a job's outcome is written in a transaction that began before it was marked running.
+# The jobs' messages, written with the job in the upload's transaction (shared/outbox.py).
+JOB_OUTBOX = OutboxTable("importer.job_outbox", "importer_job_outbox", ImportJobRequested, routing_key="job")
 _JOB_COLUMNS = """id, entity, mapper_id, mapper_definition, status, policy, file_name, size_bytes, rows_total,
     rows_done, imported, updated, failed, attempts, error, requested_by, created_at, started_at, finished_at"""
 

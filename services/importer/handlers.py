@@ -9,13 +9,13 @@ from typing import Any
 from aiohttp import web
 
 from services.importer import db
-from services.importer.keys import CONFIG, POOL, PUBLISHER, WAITERS
+from services.importer.keys import CONFIG, OUTBOX, POOL, WAITERS
 from services.importer.mapper_inputs import check_mapper_id, new_mapper_id, read_mapper_input, require_entity
 from services.importer.uploads import open_form, receive_upload
 from services.importer.views import job_view, mapper_view, status_url
 from services.importer.waiting import wait_for_end
-from shared import bus
-from shared.errors import BadRequest, NotFound, ServiceUnavailable
+from shared import outbox
+from shared.errors import BadRequest, NotFound
 from shared.messages import ImportJobRequested
 from shared.principal import Principal, principal_from_request
 
@@ -111,19 +111,11 @@ async def post_import(request: web.Request) -> web.Response:
             size_bytes=upload.size,
             requested_by=requester(principal),
         )
+        request_message = ImportJobRequested(job_id=str(job_id), entity=entity.name, mapper_id=mapper["id"])
+        await outbox.write(conn, db.JOB_OUTBOX, request_message)
     waiters = request.app[WAITERS]
     async with waiters.watching(job_id) as ended:
-        try:
-            await bus.publish(
-                request.app[PUBLISHER],
-                bus.Topology(config.common.bus_prefix).imports_exchange,
-                ImportJobRequested(job_id=str(job_id), entity=entity.name, mapper_id=mapper["id"]),
-                routing_key="job",
-            )
-        except Exception as error:
-            log.error("could not queue import job %s: %s", job_id, type(error).__name__)
-            await db.fail_job(pool, job_id, "the job could not be queued")
-            raise ServiceUnavailable("The import could not be queued; try again") from None
+        request.app[OUTBOX].wake()  # the commit's notification wakes it too; this saves the round trip
         respond_async = "respond-async" in request.headers.get("Prefer", "").lower()
         if not respond_async and config.import_wait_seconds > 0:
             if await wait_for_end(pool, job_id, ended, config.import_wait_seconds):
