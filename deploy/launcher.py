@@ -34,6 +34,9 @@ import asyncpg  # noqa: E402
 SERVICES = ("auth", "odata", "importer", "gateway")
 COLOURS = {"auth": "35", "odata": "36", "importer": "33", "gateway": "32", "launcher": "1"}
 READY_TIMEOUT_SECONDS = 60
+# Beyond SHUTDOWN_TIMEOUT: a service's cleanup (its worker, pools, broker connections) is bounded step by step.
+STOP_GRACE_SECONDS = 15.0
+DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 
 
 def say(text: str, source: str = "launcher") -> None:
@@ -170,17 +173,20 @@ async def wait_ready(name: str, port: int, process: asyncio.subprocess.Process) 
     fail(f"{name} did not become ready within {READY_TIMEOUT_SECONDS} s")
 
 
-async def stop_all(processes: dict[str, asyncio.subprocess.Process]) -> int:
+async def stop_all(processes: dict[str, asyncio.subprocess.Process], shutdown_timeout: float) -> int:
+    """SIGTERM to every service (after Ctrl-C they have the terminal's SIGINT too; the second signal is harmless),
+    then wait for each: SHUTDOWN_TIMEOUT for its requests and jobs, plus STOP_GRACE_SECONDS for closing up."""
     for process in processes.values():
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)
     codes: dict[str, int] = {}
+    deadline = time.monotonic() + shutdown_timeout + STOP_GRACE_SECONDS
     for name, process in processes.items():
         try:
-            codes[name] = await asyncio.wait_for(process.wait(), 20)
+            codes[name] = await asyncio.wait_for(process.wait(), max(deadline - time.monotonic(), 0.1))
         except TimeoutError:
-            say(f"{name} did not stop within 20 s; killing it")
+            say(f"{name} did not stop within {shutdown_timeout + STOP_GRACE_SECONDS:.0f} s; killing it")
             process.kill()
             codes[name] = await process.wait()
     unclean = {name: code for name, code in codes.items() if code != 0}
@@ -215,6 +221,10 @@ async def main() -> int:
     amqp_url = env.setdefault("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     env.setdefault("BUS_PREFIX", "platform")
     state_dir = Path(env.get("STATE_DIR", ROOT / "var"))
+    try:
+        shutdown_timeout = float(env.get("SHUTDOWN_TIMEOUT") or DEFAULT_SHUTDOWN_TIMEOUT)
+    except ValueError:
+        fail(f"SHUTDOWN_TIMEOUT must be a number of seconds, not {env['SHUTDOWN_TIMEOUT']!r}")
     ports = {
         name: int(env.get(f"{name.upper()}_PORT", default))
         for name, default in (("gateway", 8080), ("auth", 8081), ("odata", 8082), ("importer", 8083))
@@ -290,9 +300,9 @@ async def main() -> int:
         for name, process in processes.items():
             if process.returncode is not None and not stop.is_set():
                 say(f"{name} exited unexpectedly with code {process.returncode}; stopping the others")
-        return await stop_all(processes)
+        return await stop_all(processes, shutdown_timeout)
     except SystemExit:
-        await stop_all(processes)
+        await stop_all(processes, shutdown_timeout)
         raise
     finally:
         for task in pumps:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
+import signal
 import ssl
 import sys
 import time
@@ -34,7 +36,7 @@ def run_service(
     create_app: Callable[[C], web.Application],
     ssl_context: Callable[[C], ssl.SSLContext | None] | None = None,
 ) -> None:
-    """Read config, start the app; on SIGTERM or Ctrl-C aiohttp stops accepting connections, lets in-flight
+    """Read config, start the app; on SIGTERM or Ctrl-C it stops accepting connections, lets in-flight
     requests finish within SHUTDOWN_TIMEOUT, runs the cleanup contexts, and the process exits 0.
 
     ssl_context, when given, builds the TLS context from the config (None: plain HTTP)."""
@@ -48,20 +50,42 @@ def run_service(
     configure_logging(name, common.log_level)
     log.info("starting %s on %s:%s", name, common.host, common.port)
     try:
-        web.run_app(
-            create_app(config),
-            host=common.host,
-            port=common.port,
-            shutdown_timeout=common.shutdown_timeout,
-            ssl_context=tls,
-            access_log=None,
-            print=None,
-        )
+        asyncio.run(_serve(create_app(config), common, tls))
     except (OSError, DependencyUnavailable) as error:
         log.error("%s could not start: %s", name, error)
         print(f"{name}: could not start: {error}", file=sys.stderr)
         raise SystemExit(1) from None
     log.info("%s stopped", name)
+
+
+async def _serve(app: web.Application, common: CommonConfig, tls: ssl.SSLContext | None) -> None:
+    """web.run_app, except that only the first SIGINT or SIGTERM counts. Ctrl-C in a terminal signals the whole
+    process group, and a launcher then adds its own SIGTERM: with run_app that second signal aborts the graceful
+    shutdown half-way (exit 1, resources left open)."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=common.shutdown_timeout)
+    stopping = asyncio.create_task(stop.wait())
+    starting = asyncio.create_task(_start(runner, common, tls))
+    try:
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():  # stopped while still waiting for PostgreSQL or RabbitMQ
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            return
+        starting.result()
+        await stopping
+    finally:
+        stopping.cancel()
+        await runner.cleanup()
+
+
+async def _start(runner: web.AppRunner, common: CommonConfig, tls: ssl.SSLContext | None) -> None:
+    await runner.setup()
+    await web.TCPSite(runner, common.host, common.port, ssl_context=tls).start()
 
 
 class DependencyUnavailable(Exception):

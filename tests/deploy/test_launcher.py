@@ -112,3 +112,29 @@ def test_the_launcher_starts_everything_and_its_printed_examples_work(launcher_e
             process.communicate()
     assert process.returncode == 0, rest
     assert "all services stopped cleanly" in rest
+
+
+def test_ctrl_c_in_a_terminal_stops_every_service_cleanly_and_the_launcher_exits_0(
+    launcher_env: dict[str, str],
+) -> None:
+    # A session of its own: the launcher and the services it starts form one process group, as in a terminal.
+    process = subprocess.Popen(
+        [sys.executable, "deploy/launcher.py"],
+        cwd=ROOT,
+        env={**launcher_env, "SHUTDOWN_TIMEOUT": "5"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    try:
+        read_until(process, "all services ready", 120)
+        os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group gets SIGINT
+        rest, _ = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+    assert process.returncode == 0, rest
+    assert "all services stopped cleanly" in rest
+    assert "killing it" not in rest
