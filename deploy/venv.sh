@@ -62,3 +62,12 @@ find_uv() {
     return 1
   fi
 }
+
+# The control-panel tests drive Debian's Chromium through Playwright (no browser download).
+ensure_browser() {
+  if [ ! -x /usr/bin/chromium ] && [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null; then
+    echo "installing Debian's chromium for the browser tests..."
+    (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) \
+      || echo "could not install chromium; browser tests will be skipped"
+  fi
+}

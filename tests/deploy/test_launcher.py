@@ -115,19 +115,23 @@ def test_the_launcher_starts_everything_and_its_printed_examples_work(launcher_e
     assert "all services stopped cleanly" in rest
 
 
+def start_launcher(env: dict[str, str], *args: str, own_group: bool = False) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "deploy/launcher.py", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=own_group,
+    )
+
+
 def test_ctrl_c_in_a_terminal_stops_every_service_cleanly_and_the_launcher_exits_0(
     launcher_env: dict[str, str],
 ) -> None:
     # A session of its own: the launcher and the services it starts form one process group, as in a terminal.
-    process = subprocess.Popen(
-        [sys.executable, "deploy/launcher.py"],
-        cwd=ROOT,
-        env={**launcher_env, "SHUTDOWN_TIMEOUT": "5"},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-        start_new_session=True,
-    )
+    process = start_launcher({**launcher_env, "SHUTDOWN_TIMEOUT": "5"}, own_group=True)
     try:
         read_until(process, "all services ready", 120)
         os.killpg(process.pid, signal.SIGINT)  # what Ctrl-C does: the whole foreground group gets SIGINT
@@ -139,17 +143,6 @@ def test_ctrl_c_in_a_terminal_stops_every_service_cleanly_and_the_launcher_exits
     assert process.returncode == 0, rest
     assert "all services stopped cleanly" in rest
     assert "killing it" not in rest
-
-
-def start_launcher(env: dict[str, str], *args: str) -> subprocess.Popen[str]:
-    return subprocess.Popen(
-        [sys.executable, "deploy/launcher.py", *args],
-        cwd=ROOT,
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
 
 
 def run_until_ready_then_stop(env: dict[str, str], *args: str) -> None:
