@@ -6,11 +6,12 @@ import asyncio
 import contextlib
 import logging
 import os
+import signal
 import ssl
 import sys
 import time
-from collections.abc import Awaitable, Callable, Coroutine, Mapping
-from typing import Any, Protocol, TypeVar
+from collections.abc import Awaitable, Callable, Mapping
+from typing import Protocol, TypeVar
 
 from aiohttp import web
 
@@ -37,7 +38,7 @@ def run_service(
     create_app: Callable[[C], web.Application],
     ssl_context: Callable[[C], ssl.SSLContext | None] | None = None,
 ) -> None:
-    """Read config, start the app; on SIGTERM or Ctrl-C aiohttp stops accepting connections, lets in-flight
+    """Read config, start the app; on SIGTERM or Ctrl-C it stops accepting connections, lets in-flight
     requests finish within SHUTDOWN_TIMEOUT, runs the cleanup contexts, and the process exits 0.
 
     ssl_context, when given, builds the TLS context from the config (None: plain HTTP). The app's metrics (if it
@@ -52,7 +53,7 @@ def run_service(
     configure_logging(name, common.log_level)
     log.info("starting %s on %s:%s", name, common.host, common.port)
     try:
-        _run_until_signalled(serve(create_app(config), common, tls))
+        asyncio.run(_serve(create_app(config), common, tls))
     except (OSError, DependencyUnavailable) as error:
         log.error("%s could not start: %s", name, error)
         print(f"{name}: could not start: {error}", file=sys.stderr)
@@ -60,52 +61,49 @@ def run_service(
     log.info("%s stopped", name)
 
 
-def _run_until_signalled(main: Coroutine[Any, Any, None]) -> None:
-    """As web.run_app does: run until SIGTERM/SIGINT (GracefulExit), then cancel `main` so its clean-up runs."""
-    loop = asyncio.new_event_loop()
-    asyncio.set_event_loop(loop)
-    task = loop.create_task(main)
-    try:
-        loop.run_until_complete(task)
-    except (web.GracefulExit, KeyboardInterrupt):
-        pass
-    finally:
-        try:
-            if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    loop.run_until_complete(task)
-            rest = [other for other in asyncio.all_tasks(loop) if not other.done()]
-            for other in rest:
-                other.cancel()
-            if rest:
-                loop.run_until_complete(asyncio.gather(*rest, return_exceptions=True))
-            loop.run_until_complete(loop.shutdown_asyncgens())
-        finally:
-            asyncio.set_event_loop(None)
-            loop.close()
-
-
-async def serve(app: web.Application, common: CommonConfig, tls: ssl.SSLContext | None) -> None:
-    """Serve `app` on LISTEN_HOST:LISTEN_PORT and its metrics on METRICS_HOST:METRICS_PORT until cancelled."""
+async def _serve(app: web.Application, common: CommonConfig, tls: ssl.SSLContext | None) -> None:
+    """web.run_app, except that only the first SIGINT or SIGTERM counts. Ctrl-C in a terminal signals the whole
+    process group, and a launcher then adds its own SIGTERM: with run_app that second signal aborts the graceful
+    shutdown half-way (exit 1, resources left open). The app's metrics are served on a listener of their own."""
+    loop = asyncio.get_running_loop()
+    stop = asyncio.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
     # aiohttp's access log is off: it would write the query string, which may hold an access_token;
     # shared.logs writes the access log instead.
-    runner = PlatformAppRunner(app, handle_signals=True, access_log=None, shutdown_timeout=common.shutdown_timeout)
-    await runner.setup()
-    metrics_runner: web.AppRunner | None = None
+    runner = PlatformAppRunner(app, access_log=None, shutdown_timeout=common.shutdown_timeout)
+    metrics_runners: list[web.AppRunner] = []
+    stopping = asyncio.create_task(stop.wait())
+    starting = asyncio.create_task(_start(runner, common, tls, metrics_runners))
     try:
-        await web.TCPSite(runner, common.host, common.port, ssl_context=tls).start()
-        metrics = app.get(METRICS)
-        if metrics is not None and common.metrics_port:
-            metrics_runner = PlatformAppRunner(create_metrics_app(metrics), access_log=None, shutdown_timeout=1.0)
-            await metrics_runner.setup()
-            await web.TCPSite(metrics_runner, common.metrics_host, common.metrics_port).start()
-            log.info("serving metrics on %s:%s", common.metrics_host, common.metrics_port)
-        await asyncio.Event().wait()
+        await asyncio.wait({starting, stopping}, return_when=asyncio.FIRST_COMPLETED)
+        if not starting.done():  # stopped while still waiting for PostgreSQL or RabbitMQ
+            starting.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await starting
+            return
+        starting.result()
+        await stopping
     finally:
-        if metrics_runner is not None:
+        stopping.cancel()
+        for metrics_runner in metrics_runners:
             await metrics_runner.cleanup()
         await runner.cleanup()
+
+
+async def _start(
+    runner: web.AppRunner, common: CommonConfig, tls: ssl.SSLContext | None, metrics_runners: list[web.AppRunner]
+) -> None:
+    """Serve the app on LISTEN_HOST:LISTEN_PORT and its metrics (if it keeps a METRICS) on METRICS_HOST:METRICS_PORT."""
+    await runner.setup()
+    await web.TCPSite(runner, common.host, common.port, ssl_context=tls).start()
+    metrics = runner.app.get(METRICS)
+    if metrics is not None and common.metrics_port:
+        metrics_runner = PlatformAppRunner(create_metrics_app(metrics), access_log=None, shutdown_timeout=1.0)
+        metrics_runners.append(metrics_runner)
+        await metrics_runner.setup()
+        await web.TCPSite(metrics_runner, common.metrics_host, common.metrics_port).start()
+        log.info("serving metrics on %s:%s", common.metrics_host, common.metrics_port)
 
 
 class DependencyUnavailable(Exception):

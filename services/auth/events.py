@@ -28,7 +28,7 @@ async def record(conn: asyncpg.Connection, event: CredentialRevoked) -> None:
         raise RuntimeError("a revocation event must be written in the transaction of the change it announces")
     if event.created_at is None:
         event = dataclasses.replace(event, created_at=time.time())
-    event_id = await db.insert_outbox_event(conn, event.encode().decode())
+    event_id = await db.insert_outbox_event(conn, event)
     recorded = recorded_in_request.get()
     if recorded is not None:
         recorded.append(event_id)

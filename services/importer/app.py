@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -8,7 +9,7 @@ from aiohttp import web
 
 from services.importer import db
 from services.importer.config import Config
-from services.importer.keys import BUS, CONFIG, IMPORTER_METRICS, POOL, PUBLISHER, UPLOAD_SLOTS, WAITERS, WORKER
+from services.importer.keys import BUS, CONFIG, IMPORTER_METRICS, OUTBOX, POOL, PUBLISHER, UPLOAD_SLOTS, WAITERS, WORKER
 from services.importer.metrics import ImporterMetrics
 from services.importer.routes import add_routes
 from services.importer.uploads import UploadSlots
@@ -20,12 +21,14 @@ from shared.errors import error_middleware
 from shared.health import add_health_routes
 from shared.logs import request_id_middleware
 from shared.metrics import METRICS, ServiceMetrics
+from shared.outbox import OutboxPublisher
 from shared.service import connect_with_retry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 API_CONNECTIONS = 8
 # Uploads hold a connection while they stream; the rest stay free for job status, lists and mappers.
 MAX_UPLOADS = API_CONNECTIONS - 2
+OUTBOX_STOP_SECONDS = 5.0
 
 
 def pool_size(config: Config) -> int:
@@ -75,6 +78,25 @@ async def message_bus(app: web.Application) -> AsyncIterator[None]:
     finally:
         await waiters.close()
         await connection.close()
+
+
+async def job_outbox(app: web.Application) -> AsyncIterator[None]:
+    """Publishes the jobs' messages written with each upload, also those of a replica that died before it could."""
+    config = app[CONFIG]
+    topology = bus.Topology(config.common.bus_prefix)
+    publisher = OutboxPublisher(
+        app[POOL],
+        config.database_url,
+        config.common.amqp_url,
+        db.JOB_OUTBOX,
+        topology.imports_exchange,
+        lambda channel: bus.declare_topology(channel, topology),
+    )
+    app[OUTBOX] = publisher
+    task = asyncio.create_task(publisher.run(), name="importer-job-outbox")
+    yield
+    task.cancel()
+    await asyncio.wait({task}, timeout=OUTBOX_STOP_SECONDS)
 
 
 async def import_worker(app: web.Application) -> AsyncIterator[None]:
@@ -132,6 +154,7 @@ def create_app(config: Config) -> web.Application:
     observe(app, metrics)
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(message_bus)
+    app.cleanup_ctx.append(job_outbox)
     app.cleanup_ctx.append(import_worker)
     add_health_routes(app, {"postgresql": postgresql_ready, "rabbitmq": rabbitmq_ready})
     add_routes(app)

@@ -9,6 +9,7 @@ from services.importer.metrics import ImporterMetrics
 from services.importer.uploads import UploadSlots
 from services.importer.waiting import JobWaiters
 from services.importer.worker import ImportWorker
+from shared.outbox import OutboxPublisher
 
 CONFIG = web.AppKey("config", Config)
 POOL = web.AppKey("pool", asyncpg.Pool)
@@ -18,3 +19,4 @@ WAITERS = web.AppKey("waiters", JobWaiters)
 UPLOAD_SLOTS = web.AppKey("upload_slots", UploadSlots)
 WORKER = web.AppKey("worker", ImportWorker)
 IMPORTER_METRICS = web.AppKey("importer_metrics", ImporterMetrics)
+OUTBOX = web.AppKey("outbox", OutboxPublisher)
