@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 import kubernetes_validate
 import pytest
 import yaml
+
 from tests.deploy.test_compose import (
     FEATURE_SETTINGS,
     RecordingEnvironment,
@@ -209,6 +210,14 @@ def port_number(container: dict[str, Any], port: int | str) -> int:
 
 def selects(selector: dict[str, str], labels: dict[str, str]) -> bool:
     return all(labels.get(key) == value for key, value in selector.items())
+
+
+def deployments_selected(objects: list[dict[str, Any]], selector: dict[str, str]) -> list[dict[str, Any]]:
+    return [
+        item
+        for item in objects
+        if item["kind"] == "Deployment" and selects(selector, item["spec"]["template"]["metadata"]["labels"])
+    ]
 
 
 def pod_labels(objects: list[dict[str, Any]]) -> list[dict[str, str]]:
@@ -420,19 +429,23 @@ def test_the_public_url_is_the_ingress_host_over_https(objects: list[dict[str, A
     assert gateway["OAUTH_ISSUER"] == odata["PUBLIC_BASE_URL"] == public.geturl()
 
 
-@pytest.mark.parametrize(("deployment", "key"), [("gateway", "AUTH_URL"), ("gateway", "ODATA_URL"),
-                                                 ("gateway", "IMPORTER_URL"), ("gateway", "WEBHOOKS_URL"),
-                                                 ("webhooks", "AUTH_URL")])  # fmt: skip
+UPSTREAMS = [
+    ("gateway", "AUTH_URL"),
+    ("gateway", "ODATA_URL"),
+    ("gateway", "IMPORTER_URL"),
+    ("gateway", "WEBHOOKS_URL"),
+    ("webhooks", "AUTH_URL"),
+]
+
+
+@pytest.mark.parametrize(("deployment", "key"), UPSTREAMS)
 def test_each_upstream_url_names_a_service_on_the_backends_port(
     objects: list[dict[str, Any]], deployment: str, key: str
 ) -> None:
     url = urlsplit(service_sees(objects, deployment_container(objects, deployment))[key])
     service = find(objects, "Service", str(url.hostname))
     (port,) = [p for p in service["spec"]["ports"] if p["port"] == url.port]
-    backend = next(
-        item for item in objects if item["kind"] == "Deployment" and selects(service["spec"]["selector"],
-                                                                              item["spec"]["template"]["metadata"]["labels"])
-    )  # fmt: skip
+    (backend,) = deployments_selected(objects, service["spec"]["selector"])
     (container,) = containers(backend)
     assert port_number(container, port["targetPort"]) == url.port
 
@@ -545,11 +558,7 @@ def test_every_pod_disruption_budget_selects_existing_pods(objects: list[dict[st
 
 def test_every_service_selects_pods_on_a_named_port(objects: list[dict[str, Any]]) -> None:
     for service in (item for item in objects if item["kind"] == "Service"):
-        matching = [
-            item
-            for item in objects
-            if item["kind"] == "Deployment" and selects(service["spec"]["selector"], item["spec"]["template"]["metadata"]["labels"])
-        ]  # fmt: skip
+        matching = deployments_selected(objects, service["spec"]["selector"])
         assert len(matching) == 1, identity(service)
         (container,) = containers(matching[0])
         for port in service["spec"]["ports"]:
@@ -564,7 +573,9 @@ def workloads(objects: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def test_every_pod_runs_as_the_images_unprivileged_user(objects: list[dict[str, Any]]) -> None:
-    uid = int(re.search(r"useradd .*--uid (\d+)", (ROOT / "deploy" / "Dockerfile").read_text()).group(1))  # type: ignore[union-attr]
+    user = re.search(r"useradd .*--uid (\d+)", (ROOT / "deploy" / "Dockerfile").read_text())
+    assert user is not None
+    uid = int(user.group(1))
     for item in workloads(objects):
         spec = pod_spec(item)
         assert spec is not None
@@ -578,6 +589,8 @@ def test_every_pod_runs_as_the_images_unprivileged_user(objects: list[dict[str, 
 
 def test_every_container_is_locked_down(objects: list[dict[str, Any]]) -> None:
     for item in workloads(objects):
+        spec = pod_spec(item)
+        assert spec is not None
         for container in containers(item):
             context = container["securityContext"]
             assert context["allowPrivilegeEscalation"] is False, identity(item)
@@ -585,8 +598,8 @@ def test_every_container_is_locked_down(objects: list[dict[str, Any]]) -> None:
             assert context["capabilities"] == {"drop": ["ALL"]}, identity(item)
             # A read-only root: the one writable place is a bounded /tmp.
             (mount,) = container["volumeMounts"]
-            (volume,) = [v for v in pod_spec(item)["volumes"] if v["name"] == mount["name"]]  # type: ignore[index]
-            assert mount["mountPath"] == "/tmp"
+            (volume,) = [v for v in spec["volumes"] if v["name"] == mount["name"]]
+            assert mount["mountPath"] == "/tmp"  # noqa: S108 - the pod's own emptyDir, not a shared directory
             assert volume["emptyDir"]["sizeLimit"]
 
 
@@ -629,7 +642,11 @@ def test_each_pod_announces_its_metrics_port_to_prometheus(objects: list[dict[st
     container = deployment_container(objects, deployment)
     annotations = item["spec"]["template"]["metadata"]["annotations"]
     port = int(service_sees(objects, container)["METRICS_PORT"])
-    assert annotations == {"prometheus.io/scrape": "true", "prometheus.io/port": str(port), "prometheus.io/path": "/metrics"}
+    assert annotations == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": str(port),
+        "prometheus.io/path": "/metrics",
+    }
     assert port_number(container, "metrics") == port
     assert port != port_number(container, "http")
     compose = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]
@@ -668,13 +685,14 @@ def test_every_network_policy_selects_existing_pods(objects: list[dict[str, Any]
 
 def test_only_the_ingress_controller_reaches_the_gateways_trusting_port(objects: list[dict[str, Any]]) -> None:
     gateway_labels = find(objects, "Deployment", "gateway")["spec"]["template"]["metadata"]["labels"]
+    policies = [item for item in objects if item["kind"] == "NetworkPolicy"]
     rules = [
         rule
-        for policy in objects
-        if policy["kind"] == "NetworkPolicy" and selects(policy["spec"]["podSelector"]["matchLabels"], gateway_labels)
+        for policy in policies
+        if selects(policy["spec"]["podSelector"]["matchLabels"], gateway_labels)
         for rule in policy["spec"]["ingress"]
         if any(port["port"] == "http" for port in rule["ports"])
-    ]  # fmt: skip
+    ]
     sources = [source for rule in rules for source in rule["from"]]
     assert sources == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]
 
