@@ -64,7 +64,8 @@ def render(directory: Path) -> list[dict[str, Any]]:
         path = directory / entry
         objects.extend(render(path) if path.is_dir() else read_objects(path))
     for patch in kustomization.get("patches", []):
-        apply_patch(objects, yaml.safe_load((directory / patch["path"]).read_text()))
+        for document in read_objects(directory / patch["path"]):
+            apply_patch(objects, document)
     if "namespace" in kustomization:
         for item in objects:
             if item["kind"] not in CLUSTER_SCOPED:
