@@ -8,6 +8,7 @@ api.php errors a Webasyst client expects.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+
 import asyncpg
 
 from services.odata.apiphp.errors import InvalidParam
