@@ -29,7 +29,10 @@ def apiphp_response(data: dict[str, Any], fmt: str, status: int = 200) -> web.Re
 async def _form(request: web.Request) -> dict[str, str]:
     if request.content_type not in FORM_TYPES:
         raise TokenRequestError("invalid_request", "Send the fields as application/x-www-form-urlencoded")
-    form = await request.post()
+    try:
+        form = await request.post()
+    except ValueError:  # a multipart body without a boundary, a malformed part
+        raise TokenRequestError("invalid_request", "The form body is malformed") from None
     fields: dict[str, str] = {}
     for name, value in form.items():
         if not isinstance(value, str):
