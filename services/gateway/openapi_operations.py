@@ -21,6 +21,11 @@ def obj(required: tuple[str, ...] = (), **properties: Schema) -> Schema:
     return schema
 
 
+def closed(required: tuple[str, ...] = (), **properties: Schema) -> Schema:
+    """A request body whose members are all listed: the service refuses any other (400)."""
+    return {**obj(required, **properties), "additionalProperties": False}
+
+
 def array(items: Schema, max_items: int | None = None) -> Schema:
     schema: Schema = {"type": "array", "items": items}
     if max_items is not None:
@@ -344,7 +349,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "/api/me/password",
         "Change one's own password",
         {"200": Body(obj(("changed",), changed=BOOLEAN))},
-        request=Body(obj(("current_password", "new_password"), current_password=STRING, new_password=STRING)),
+        request=Body(closed(("current_password", "new_password"), current_password=STRING, new_password=STRING)),
         errors=("400", "413", "415"),
     ),
     Operation(
@@ -366,8 +371,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "Create a user",
         {"201": Body(ref("User"))},
         request=Body(
-            obj(
-                ("username", "password"),
+            closed(
+                ("username",),
                 username=STRING,
                 password=STRING,
                 email=STRING,
@@ -383,7 +388,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "/api/users/{id}",
         "Change a user",
         {"200": Body(ref("User"))},
-        request=Body(obj(email=nullable(STRING), is_active=BOOLEAN, is_admin=BOOLEAN)),
+        request=Body(closed(email=nullable(STRING), is_active=BOOLEAN, is_admin=BOOLEAN)),
         parameters=(USER_ID,),
         errors=("400", "404", "409", "413", "415"),
     ),
@@ -392,7 +397,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "/api/users/{id}/permissions",
         "Replace a user's permissions",
         {"200": Body(ref("User"))},
-        request=Body(obj(("permissions",), permissions=array(PERMISSION))),
+        request=Body(closed(("permissions",), permissions=array(PERMISSION))),
         parameters=(USER_ID,),
         errors=("400", "404", "413", "415"),
     ),
@@ -401,7 +406,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "/api/users/{id}/password",
         "Reset a user's password",
         {"200": Body(obj(("reset",), reset=BOOLEAN))},
-        request=Body(obj(("password",), password=STRING)),
+        request=Body(closed(("new_password",), new_password=STRING)),
         parameters=(USER_ID,),
         errors=("400", "404", "413", "415"),
     ),
@@ -410,7 +415,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "/api/users/{id}/api-access",
         "Enable or disable a user's API token (seed 002)",
         {"200": Body(ref("User"))},
-        request=Body(obj(("enabled",), enabled=BOOLEAN)),
+        request=Body(closed(("enabled",), enabled=BOOLEAN)),
         parameters=(USER_ID,),
         errors=("400", "404", "409", "413", "415"),
     ),
@@ -434,7 +439,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "/api/users/{id}/api-token/save",
         "Save the pending API token",
         {"200": Body({"type": "object"})},
-        request=Body({"type": "object"}),
+        request=Body(closed(("pending_id",), pending_id=STRING)),
         parameters=(USER_ID,),
         errors=("400", "404", "409", "413", "415"),
     ),
@@ -445,13 +450,12 @@ OPERATIONS: tuple[Operation, ...] = (
         "Create an API key (the secret is shown once)",
         {"201": Body(ref("ApiKey"))},
         request=Body(
-            obj(
+            closed(
                 ("name",),
                 name=STRING,
-                user_id=INTEGER,
-                scope=array(STRING),
+                user_id=nullable(INTEGER),
+                scope=nullable(array(PERMISSION)),
                 expires_at=nullable(STRING),
-                expires_in_days=INTEGER,
             )
         ),
         errors=("400", "404", "409", "413", "415"),
@@ -468,8 +472,8 @@ OPERATIONS: tuple[Operation, ...] = (
         "POST",
         "/api/keys/{id}/rotate",
         "Rotate an API key",
-        {"200": Body(ref("ApiKey")), "201": Body(ref("ApiKey"))},
-        request=Body(obj(grace_seconds=INTEGER)),
+        {"201": Body(ref("ApiKey"), JSON, "the new key, its secret shown once")},
+        request=Body(closed(grace_seconds=INTEGER)),
         parameters=(UUID_ID,),
         errors=("400", "404", "409", "413", "415"),
     ),
@@ -496,7 +500,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "DELETE",
         "/api/apps/{client_id}",
         "Delete a developer app",
-        {"200": Body({"type": "object"}), "204": Body({}, "", "deleted")},
+        {"204": Body({}, "", "deleted")},
         parameters=(CLIENT_ID,),
     ),
     Operation(
@@ -512,14 +516,14 @@ OPERATIONS: tuple[Operation, ...] = (
         "DELETE",
         "/api/authorizations/{client_id}",
         "Withdraw an app's authorization",
-        {"200": Body({"type": "object"}), "204": Body({}, "", "withdrawn")},
+        {"204": Body({}, "", "withdrawn")},
         parameters=(CLIENT_ID,),
     ),
     Operation(
         "POST",
         "/api/authorizations/{client_id}/revoke",
         "Withdraw an app's authorization",
-        {"200": Body({"type": "object"}), "204": Body({}, "", "withdrawn")},
+        {"204": Body({}, "", "withdrawn")},
         parameters=(CLIENT_ID,),
     ),
     Operation("GET", "/api/apiphp/tokens", "The caller's api.php tokens", {"200": Body(VALUE_LIST)}),
