@@ -207,8 +207,8 @@ async def test_product_search_matches_every_word(apiphp_platform: ApiPhpPlatform
         "/api.php/shop.product.search", params={"access_token": token, "query": "zz-no-such-word-zz"}
     )
     assert (await nothing.json())["count"] == 0
-    missing = await apiphp_platform.call("/api.php/shop.product.search", params={"access_token": token})
-    assert missing.status == 400
+    everything = await apiphp_platform.call("/api.php/shop.product.search", params={"access_token": token})
+    assert everything.status == 200 and (await everything.json())["count"] >= body["count"]
 
 
 async def test_category_get_tree_nests_children_and_stops_at_max_level(

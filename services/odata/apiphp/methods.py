@@ -68,9 +68,8 @@ async def product_get_list(context: MethodContext) -> dict[str, object]:
 
 
 async def product_search(context: MethodContext) -> dict[str, object]:
-    """Webasyst's `hash` (search/query=…, category/ID, id/…, search/FIELD OP VALUE) or `query` (every word)."""
-    if not context.params.given("hash") and not context.params.given("query"):
-        raise InvalidParam("Required parameter is missing: “hash” or “query”.")
+    """Webasyst's `hash` (search/query=…, category/ID, id/…, search/FIELD OP VALUE) or `query` (every word);
+    neither is every product, as in Webasyst."""
     return await _search(context, PRODUCTS, "products", [])
 
 
