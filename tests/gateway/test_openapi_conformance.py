@@ -33,8 +33,9 @@ CHECKS = ",".join(
 )
 # Browser pages (HTML forms with CSRF tokens) are described, but not fuzzed.
 EXCLUDED_PATHS = r"^/(auth|panel)/\{path\}$|^/api\.php/auth$"
-MAX_EXAMPLES = 5
-RUN_SECONDS = 80
+MAX_EXAMPLES = 3
+# The run takes about 35 s on an idle two-core machine; the limit only stops a hung run.
+RUN_SECONDS = 240
 
 
 async def _fuzzing_key(platform: RunningPlatform, admin_api_key: str) -> str:
@@ -50,7 +51,7 @@ async def _fuzzing_key(platform: RunningPlatform, admin_api_key: str) -> str:
         return str((await key.json())["key"])
 
 
-@pytest.mark.timeout(150)
+@pytest.mark.timeout(RUN_SECONDS + 60)
 async def test_schemathesis_finds_no_server_error_and_no_answer_contradicting_the_document(
     platform: RunningPlatform, admin_api_key: str, tmp_path: Path
 ) -> None:
@@ -76,7 +77,7 @@ async def test_schemathesis_finds_no_server_error_and_no_answer_contradicting_th
         "--request-timeout",
         "20",
         "--phases",
-        "examples,coverage,fuzzing",
+        "coverage,fuzzing",
         "--suppress-health-check",
         "all",
         "--no-color",
@@ -85,7 +86,7 @@ async def test_schemathesis_finds_no_server_error_and_no_answer_contradicting_th
         cwd=tmp_path,
         env={"PATH": "", "HOME": str(tmp_path), "SCHEMATHESIS_HOOKS": ""},
     )
-    output, _ = await asyncio.wait_for(process.communicate(), RUN_SECONDS + 40)
+    output, _ = await asyncio.wait_for(process.communicate(), RUN_SECONDS)
     text = output.decode(errors="replace")
     assert process.returncode == 0, text[-12000:]
     assert "No issues found" in text or "passed" in text, text[-4000:]
