@@ -2,25 +2,35 @@
 
 Every run gets its own PostgreSQL database and its own RabbitMQ name prefix, removed at the end, so runs never
 collide. The servers come from DATABASE_URL / AMQP_URL; where those are unset and a Docker engine answers,
-testcontainers starts them; otherwise the machine's local services on their standard ports are used.
+testcontainers starts them (images TEST_POSTGRES_IMAGE and TEST_RABBITMQ_IMAGE, default the public postgres and
+rabbitmq images; hosts without a registry use the stand-ins of deploy/images/build.sh); otherwise the machine's
+local services on their standard ports are used.
 """
 
 from __future__ import annotations
 
 import asyncio
+import datetime
+import ipaddress
 import os
 import secrets
 import shutil
 import subprocess
+import warnings
 from collections.abc import AsyncIterator, Callable, Iterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 import aio_pika
 import asyncpg
 import pytest
 from aiohttp import web
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec
+from cryptography.x509.oid import NameOID
 
 from shared.bus import Topology, delete_topology
 from shared.messages import CredentialRevoked
@@ -39,15 +49,48 @@ def _docker_engine_answers() -> bool:
         return False
 
 
+def _without_reaper() -> None:
+    # The reaper is one more image to pull, which hosts without a registry cannot; the containers here are stopped
+    # by their context managers instead.
+    os.environ.setdefault("TESTCONTAINERS_RYUK_DISABLED", "true")
+
+
+@contextmanager
+def postgres_container() -> Iterator[str]:
+    """A throwaway PostgreSQL server (image TEST_POSTGRES_IMAGE); yields its URL."""
+    _without_reaper()
+    from testcontainers.community.postgres import PostgresContainer
+
+    image = os.environ.get("TEST_POSTGRES_IMAGE") or "postgres:16-alpine"
+    with PostgresContainer(image, driver=None) as container:
+        yield container.get_connection_url()
+
+
+@contextmanager
+def rabbitmq_container() -> Iterator[str]:
+    """A throwaway RabbitMQ broker (image TEST_RABBITMQ_IMAGE); yields its URL."""
+    _without_reaper()
+    with warnings.catch_warnings():
+        # The library's own readiness probe still uses its deprecated decorator; nothing for us to change.
+        warnings.filterwarnings("ignore", "The @wait_container_is_ready decorator", DeprecationWarning)
+        from testcontainers.community.rabbitmq import RabbitMqContainer
+
+        container = RabbitMqContainer(os.environ.get("TEST_RABBITMQ_IMAGE") or "rabbitmq:3.13-alpine")
+        container.start()
+    try:
+        params = container.get_connection_params()
+        yield f"amqp://guest:guest@{params.host}:{params.port}/"
+    finally:
+        container.stop()
+
+
 @pytest.fixture(scope="session")
 def server_database_url() -> Iterator[str]:
     if os.environ.get("DATABASE_URL"):
         yield os.environ["DATABASE_URL"]
     elif _docker_engine_answers():
-        from testcontainers.postgres import PostgresContainer
-
-        with PostgresContainer("postgres:16-alpine", driver=None) as container:
-            yield container.get_connection_url()
+        with postgres_container() as url:
+            yield url
     else:
         yield LOCAL_DATABASE_URL
 
@@ -57,11 +100,8 @@ def amqp_url() -> Iterator[str]:
     if os.environ.get("AMQP_URL"):
         yield os.environ["AMQP_URL"]
     elif _docker_engine_answers():
-        from testcontainers.rabbitmq import RabbitMqContainer
-
-        with RabbitMqContainer("rabbitmq:3.13-alpine") as container:
-            params = container.get_connection_params()
-            yield f"amqp://guest:guest@{params.host}:{params.port}/"
+        with rabbitmq_container() as url:
+            yield url
     else:
         yield LOCAL_AMQP_URL
 
@@ -115,6 +155,8 @@ def base_env(database_url: str, amqp_url: str, bus_prefix: str, signing_key: str
         "INTERNAL_SIGNING_KEY": signing_key,
         "LISTEN_HOST": "127.0.0.1",
         "LISTEN_PORT": "0",
+        # No metrics listener unless a test asks for one: the default ports would collide between test runs.
+        "METRICS_PORT": "0",
         "LOG_LEVEL": "WARNING",
         "SHUTDOWN_TIMEOUT": "5",
         # One set of service secrets per run: the run's one database keeps values encrypted or hashed under them
@@ -150,6 +192,30 @@ def run_cli(env: dict[str, str], *args: str) -> str:
     )
     assert result.returncode == 0, f"{args} failed: {result.stderr}"
     return result.stdout.strip()
+
+
+def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
+    """A certificate for 127.0.0.1 and its key, as PEM files: what the gateway's TLS_CERT_FILE and TLS_KEY_FILE name."""
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "127.0.0.1")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=1))
+        .not_valid_after(now + datetime.timedelta(hours=1))
+        .add_extension(x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False)
+        .sign(key, hashes.SHA256())
+    )
+    cert_file, key_file = directory / "cert.pem", directory / "key.pem"
+    cert_file.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key_file.write_bytes(
+        key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    )
+    return cert_file, key_file
 
 
 @pytest.fixture(scope="session")

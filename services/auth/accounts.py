@@ -6,6 +6,7 @@ import asyncio
 import json
 import uuid
 from collections.abc import Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -15,10 +16,12 @@ from services.auth import db
 from services.auth.context import AuthContext
 from services.auth.credentials import generate_api_token
 from services.auth.inputs import iso
+from services.auth.oauth.tokens import ACCESS_CREDENTIAL_KIND
 from services.auth.origin import audit_actor
 from services.auth.passwords import hash_password, verify_password
 from services.auth.permissions import effective_permissions
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
+from shared.messages import CredentialRevoked
 from shared.principal import Principal
 
 # A regenerated token waits this long for the admin to press Save before it is discarded.
@@ -288,7 +291,40 @@ async def save_api_token(ctx: AuthContext, actor: Principal, user_id: int, pendi
     return {"username": target["username"], "saved": True}
 
 
-async def change_own_password(ctx: AuthContext, actor: Principal, current: str, new: str) -> None:
+@dataclass(frozen=True)
+class PasswordChangeEffects:
+    """What a new password ends besides the old one (OWASP ASVS 3.3.3): the user's other sign-in sessions always,
+    and, when asked, their OAuth refresh tokens (with the access tokens of those families) at every app."""
+
+    keep_session_hash: bytes | None = None  # the session that made the change, kept signed in
+    revoke_refresh_tokens: bool = False
+
+
+async def _apply_password_change(
+    ctx: AuthContext, conn: asyncpg.Connection, user_id: int, effects: PasswordChangeEffects
+) -> dict[str, int]:
+    ended = await db.end_sign_in_sessions(conn, user_id, effects.keep_session_hash)
+    revoked = await db.revoke_user_refresh_tokens(conn, user_id) if effects.revoke_refresh_tokens else []
+    for row in revoked:
+        await ctx.publisher.announce(
+            conn,
+            CredentialRevoked(
+                reason="password_changed",
+                credential_kind=ACCESS_CREDENTIAL_KIND,
+                credential_id=str(row["jti"]),
+                user_id=row["user_id"],
+            ),
+        )
+    return {"sessions_ended": ended, "access_tokens_revoked": len(revoked)}
+
+
+async def change_own_password(
+    ctx: AuthContext,
+    actor: Principal,
+    current: str,
+    new: str,
+    effects: PasswordChangeEffects = PasswordChangeEffects(),
+) -> dict[str, int]:
     if actor.user_id is None:
         raise Forbidden("Only a user has a password to change")
     async with ctx.pool.acquire() as conn:
@@ -298,18 +334,32 @@ async def change_own_password(ctx: AuthContext, actor: Principal, current: str, 
     new_hash = await asyncio.to_thread(hash_password, new)
     async with ctx.pool.acquire() as conn, conn.transaction():
         await db.set_password_hash(conn, actor.user_id, new_hash)
-        await db.insert_audit(conn, "password.changed", subject_user_id=actor.user_id, **audit_actor(actor))
+        outcome = await _apply_password_change(ctx, conn, actor.user_id, effects)
+        await db.insert_audit(
+            conn, "password.changed", subject_user_id=actor.user_id, details=outcome, **audit_actor(actor)
+        )
+    return outcome
 
 
-async def reset_password(ctx: AuthContext, actor: Principal, user_id: int, new: str) -> None:
+async def reset_password(
+    ctx: AuthContext,
+    actor: Principal,
+    user_id: int,
+    new: str,
+    effects: PasswordChangeEffects = PasswordChangeEffects(),
+) -> dict[str, int]:
     if not actor.is_admin:
         raise Forbidden("Only an admin may reset another user's password")
     new_hash = await asyncio.to_thread(hash_password, new)
+    if actor.user_id != user_id:
+        effects = PasswordChangeEffects(None, effects.revoke_refresh_tokens)
     async with ctx.pool.acquire() as conn, conn.transaction():
         if await db.get_user(conn, user_id) is None:
             raise NotFound("No such user")
         await db.set_password_hash(conn, user_id, new_hash)
-        await db.insert_audit(conn, "password.reset", subject_user_id=user_id, **audit_actor(actor))
+        outcome = await _apply_password_change(ctx, conn, user_id, effects)
+        await db.insert_audit(conn, "password.reset", subject_user_id=user_id, details=outcome, **audit_actor(actor))
+    return outcome
 
 
 async def audit_entries(

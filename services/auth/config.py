@@ -18,6 +18,7 @@ VERIFY_CACHE_TTL     seconds the gateway may cache a verified principal, never p
 REDIS_URL            Redis that every replica counts failed logins and credentials in, so the throttles hold
                      across replicas (default: unset, each replica counts in its own memory; so it does while
                      Redis is down)
+APIPHP_TOKEN_TTL     lifetime of api.php access tokens in seconds (default: 0, never expire, as Webasyst's)
 
 OAuth 2.0 settings (OAUTH_ISSUER, OAUTH_AUDIENCE, OAUTH_ACCESS_TOKEN_TTL, ...) are listed in
 services/auth/oauth/config.py.
@@ -52,11 +53,12 @@ class Config:
     verify_cache_ttl: int
     oauth: OAuthConfig
     redis_url: Secret | None = None
+    apiphp_token_ttl: int = 0
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
         return cls(
-            common=CommonConfig.from_env(environ, DEFAULT_PORT),
+            common=CommonConfig.from_env(environ, DEFAULT_PORT, service="auth"),
             database_url=read_database_url(environ),
             startup_timeout=read_float(environ, "STARTUP_TIMEOUT", 30.0, 0.1, 3600.0),
             secret_pepper=read_secret(environ, "SECRET_PEPPER"),
@@ -64,6 +66,7 @@ class Config:
             verify_cache_ttl=read_int(environ, "VERIFY_CACHE_TTL", 60, 0, 86_400),
             oauth=OAuthConfig.from_env(environ),
             redis_url=read_redis_url(environ),
+            apiphp_token_ttl=read_int(environ, "APIPHP_TOKEN_TTL", 0, 0, 3650 * 86_400),
         )
 
     def __repr__(self) -> str:

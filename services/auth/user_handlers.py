@@ -110,19 +110,21 @@ async def save_api_token(request: web.Request) -> web.Response:
 
 async def change_own_password(request: web.Request) -> web.Response:
     principal = manager(request)
-    body = await json_object(request, frozenset({"current_password", "new_password"}))
+    body = await json_object(request, frozenset({"current_password", "new_password", "revoke_refresh_tokens"}))
     current = body.get("current_password")
     if not isinstance(current, str) or len(current) > 1024:
         raise BadRequest("current_password is required", target="current_password")
     new = validate_password(body.get("new_password"), "new_password")
-    await accounts.change_own_password(request.app[CONTEXT], principal, current, new)
-    return web.json_response({"changed": True})
+    effects = accounts.PasswordChangeEffects(revoke_refresh_tokens=inputs.boolean(body, "revoke_refresh_tokens", False))
+    outcome = await accounts.change_own_password(request.app[CONTEXT], principal, current, new, effects)
+    return web.json_response({"changed": True, **outcome})
 
 
 async def reset_password(request: web.Request) -> web.Response:
     principal = manager(request)
     user_id = inputs.path_id(request.match_info["id"], "user")
-    body = await json_object(request, frozenset({"new_password"}))
+    body = await json_object(request, frozenset({"new_password", "revoke_refresh_tokens"}))
     new = validate_password(body.get("new_password"), "new_password")
-    await accounts.reset_password(request.app[CONTEXT], principal, user_id, new)
-    return web.json_response({"reset": True})
+    effects = accounts.PasswordChangeEffects(revoke_refresh_tokens=inputs.boolean(body, "revoke_refresh_tokens", False))
+    outcome = await accounts.reset_password(request.app[CONTEXT], principal, user_id, new, effects)
+    return web.json_response({"reset": True, **outcome})

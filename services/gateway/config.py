@@ -34,8 +34,12 @@ RATE_LIMIT_ANONYMOUS  requests per window from one client address without a vali
                       refused credentials (default 300; 0 = unlimited)
 REDIS_URL             Redis that every replica counts rate limits in, so they hold across replicas (default: unset,
                       each replica counts in its own memory; while Redis is down, it does so too)
-ALLOW_INSECURE_HTTP   accept API keys and Basic credentials over plain HTTP from any address (default false;
-                      loopback clients and trusted proxies saying X-Forwarded-Proto: https are always accepted)
+ALLOW_INSECURE_HTTP   accept requests that carry secrets (API keys, Basic credentials, bearer and api.php tokens,
+                      the OAuth endpoints, login, consent and panel pages) over plain HTTP from any address
+                      (default false; loopback clients and trusted proxies saying X-Forwarded-Proto: https are
+                      always accepted)
+HSTS_MAX_AGE          max-age in seconds of the Strict-Transport-Security header on every HTTPS answer
+                      (default 31536000, one year)
 TRUSTED_PROXIES       comma-separated addresses or networks (CIDR) of reverse proxies whose X-Forwarded-For and
                       X-Forwarded-Proto are believed (default: none)
 TLS_CERT_FILE         PEM certificate chain: when set (with TLS_KEY_FILE) the gateway serves HTTPS itself
@@ -71,6 +75,7 @@ from shared.config import (
 
 DEFAULT_PORT = 8080
 DEFAULT_MAX_BODY_BYTES = 110 * 1024 * 1024
+# Each backend's name, which is also the audience of the signed principals it accepts.
 UPSTREAM_NAMES = ("auth", "odata", "importer")
 
 
@@ -94,6 +99,7 @@ class Config:
     rate_limit_window: float
     rate_limits: dict[str, int]  # by credential kind: api_key, basic, bearer, anonymous
     allow_insecure_http: bool
+    hsts_max_age: int
     trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]
     cors_origins: frozenset[str]
     tls_cert_file: Path | None
@@ -123,7 +129,7 @@ class Config:
     def from_env(cls, environ: Mapping[str, str]) -> Config:
         http = ("http", "https")
         return cls(
-            common=CommonConfig.from_env(environ, DEFAULT_PORT),
+            common=CommonConfig.from_env(environ, DEFAULT_PORT, service="gateway"),
             startup_timeout=read_float(environ, "STARTUP_TIMEOUT", 30.0, 0.1, 3600.0),
             auth_url=read_url(environ, "AUTH_URL", http, "http://127.0.0.1:8081"),
             odata_url=read_url(environ, "ODATA_URL", http, "http://127.0.0.1:8082"),
@@ -146,6 +152,7 @@ class Config:
                 "anonymous": read_int(environ, "RATE_LIMIT_ANONYMOUS", 300, 0, 10**9),
             },
             allow_insecure_http=read_bool(environ, "ALLOW_INSECURE_HTTP", False),
+            hsts_max_age=read_int(environ, "HSTS_MAX_AGE", 31_536_000, 0, 2 * 31_536_000),
             trusted_proxies=_read_networks(environ, "TRUSTED_PROXIES"),
             cors_origins=_read_origins(environ, "CORS_ORIGINS"),
             redis_url=read_redis_url(environ),

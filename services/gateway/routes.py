@@ -27,11 +27,12 @@ def json_envelope(error: ApiError, request: web.BaseRequest) -> web.StreamRespon
 
 def apiphp_envelope(error: ApiError, request: web.BaseRequest) -> web.StreamResponse:
     """Seed 000's {"error": CODE, "error_description": TEXT}, in the client's format=json|xml, with Webasyst's
-    statuses: a missing token 400 invalid_request, an unknown or revoked one 401 invalid_token, 403 access_denied."""
+    statuses (waAPIController::checkToken): a missing token 400 token_required, an unknown or revoked one 401
+    invalid_token, 403 access_denied."""
     headers = {name: value for name, value in error.headers.items() if name.lower() != "www-authenticate"}
     status = error.status
     if error.code == "missing_credential":
-        status, code, description = 400, apiphp_format.INVALID_REQUEST, "Required parameter is missing: access_token"
+        status, code, description = 400, apiphp_format.TOKEN_REQUIRED, "Access token is missing"
     elif status == 401:
         code, description = apiphp_format.INVALID_TOKEN, "Invalid access token"
         headers["WWW-Authenticate"] = 'Bearer realm="api", error="invalid_token"'
@@ -79,6 +80,8 @@ class RouteRule:
     credentials: CredentialRule = HEADER_CREDENTIALS
     # Whether browsers on the configured CORS origins may call it.
     cors: bool = True
+    # Whether its requests may carry a secret (credential, password, code, session cookie): then HTTPS only.
+    carries_secrets: bool = True
     envelope: ErrorEnvelope = field(default=json_envelope, compare=False)
 
     def matches(self, path: str) -> bool:
@@ -96,8 +99,8 @@ def protected(methods: str, pattern: str, upstream: str, permission: tuple[str, 
     return RouteRule(_methods(methods), pattern, upstream, public=False, permission=permission)
 
 
-def public(methods: str, pattern: str, upstream: str) -> RouteRule:
-    return RouteRule(_methods(methods), pattern, upstream, public=True)
+def public(methods: str, pattern: str, upstream: str, *, carries_secrets: bool = True, cors: bool = True) -> RouteRule:
+    return RouteRule(_methods(methods), pattern, upstream, public=True, carries_secrets=carries_secrets, cors=cors)
 
 
 APIPHP_CREDENTIALS = CredentialRule(headers=True, query_parameter="access_token", form_field="access_token")
@@ -150,11 +153,12 @@ ROUTES: tuple[RouteRule, ...] = (
     protected(ANY, "/api/apps/**", "auth"),
     protected(ANY, "/api/authorizations/**", "auth"),
     # OAuth authorize/token/revoke/introspect, login and consent pages, the control panel (its own session
-    # cookie), key set and server metadata: public at the gateway, cookies and Authorization pass through.
-    public("GET POST", "/auth/**", "auth"),
-    public("GET POST", "/panel/**", "auth"),
-    public("GET", "/.well-known/jwks.json", "auth"),
-    public("GET", "/.well-known/oauth-authorization-server", "auth"),
+    # cookie), key set and server metadata: public at the gateway, cookies and Authorization pass through. Never
+    # cross-origin (cors.NEVER_CROSS_ORIGIN).
+    public("GET POST", "/auth/**", "auth", cors=False),
+    public("GET POST", "/panel/**", "auth", cors=False),
+    public("GET", "/.well-known/jwks.json", "auth", carries_secrets=False),
+    public("GET", "/.well-known/oauth-authorization-server", "auth", carries_secrets=False),
     # The Webasyst-compatible api.php access point (seed 000): the token flow at auth, the methods at odata (which
     # checks the token's app scope and the user's read permission per method).
     apiphp("GET POST", "/api.php/auth", "auth", is_public=True),

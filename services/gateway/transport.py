@@ -1,8 +1,11 @@
 """Who the client is and whether it reached us over HTTPS, trusting forwarded headers only from known proxies.
 
-Seed 002: "connections must be made with a secure HTTPS connection". Basic and API-key credentials travel in
-clear on plain HTTP, so they are refused there, except from loopback (a local client never crosses a network),
-from a trusted proxy that terminated TLS (X-Forwarded-Proto: https), or when the operator allows it explicitly.
+Seed 002: "connections must be made with a secure HTTPS connection". Every request that may carry a secret (an
+API key, Basic credentials, a bearer or api.php token, a password typed on the login page, an authorization code,
+a client secret, a session cookie) travels in clear on plain HTTP, so it is refused there, except from loopback (a
+local client never crosses a network), from a trusted proxy that terminated TLS (X-Forwarded-Proto: https), or when
+the operator allows it explicitly. Every answer over HTTPS carries Strict-Transport-Security (RFC 6797), so a
+browser that has been here once never tries plain HTTP again.
 """
 
 from __future__ import annotations
@@ -12,7 +15,6 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
-from services.gateway.credentials import Credential
 from shared.errors import Forbidden
 
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -45,6 +47,7 @@ def _ip(text: str | None) -> ipaddress.IPv4Address | ipaddress.IPv6Address | Non
 class TransportPolicy:
     trusted_proxies: tuple[Network, ...] = ()
     allow_insecure_http: bool = False
+    hsts_max_age: int = 31_536_000
 
     def _trusted(self, address: ipaddress.IPv4Address | ipaddress.IPv6Address | None) -> bool:
         return address is not None and any(address in network for network in self.trusted_proxies)
@@ -70,11 +73,23 @@ class TransportPolicy:
             loopback=peer is not None and peer.is_loopback and not self._trusted(peer),
         )
 
-    def check(self, connection: ClientConnection, credential: Credential) -> None:
-        if credential.kind not in ("api_key", "basic") or self.allow_insecure_http:
-            return
-        if connection.secure or connection.loopback:
+    def check(self, connection: ClientConnection) -> None:
+        """Refuses a secret-bearing request that reached us in clear from beyond this host."""
+        if self.allow_insecure_http or connection.secure or connection.loopback:
             return
         raise HttpsRequired(
-            "API keys and Basic credentials are accepted only over HTTPS; repeat the request with https://"
+            "This request carries a secret (a credential, a password, a code or a session cookie) and is accepted "
+            "only over HTTPS; repeat it with https://"
         )
+
+    def is_secure(self, request: web.BaseRequest) -> bool:
+        if request.secure:
+            return True
+        if not self._trusted(_ip(request.remote)):
+            return False
+        return request.headers.get("X-Forwarded-Proto", "").split(",")[0].strip().lower() == "https"
+
+    async def add_hsts(self, request: web.BaseRequest, response: web.StreamResponse) -> None:
+        """on_response_prepare: every answer over HTTPS, errors and streamed bodies included."""
+        if self.is_secure(request):
+            response.headers["Strict-Transport-Security"] = f"max-age={self.hsts_max_age}"

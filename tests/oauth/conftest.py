@@ -12,7 +12,7 @@ import re
 import secrets
 import warnings
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import unescape
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
@@ -87,6 +87,8 @@ class OAuthHarness:
     browser: TestClient
     signing_key: bytes
     make_browser: Callable[[], Awaitable[TestClient]]
+    # The PKCE verifier of each code code_for obtained with a challenge of its own making, for exchange() to send.
+    verifiers: dict[str, str] = field(default_factory=dict)
 
     @property
     def base_url(self) -> str:
@@ -124,7 +126,7 @@ class OAuthHarness:
             credential_kind="api_key",
             credential_id="test",
         )
-        return {PRINCIPAL_HEADER: sign_principal(principal, self.signing_key)}
+        return {PRINCIPAL_HEADER: sign_principal(principal, self.signing_key, "auth")}
 
     async def developer(self) -> dict[str, Any]:
         return await self.user(permissions={"apps:read", "apps:create", "apps:update", "apps:delete"}, signs_in=False)
@@ -150,8 +152,8 @@ class OAuthHarness:
         )
 
     async def consent(self, browser: TestClient, authorize_url: str, user: dict[str, Any], decision: str) -> str:
-        """Follow an authorization URL as a user would: sign in, read the consent page, press a button. Returns the
-        Location the user is sent back to."""
+        """Follow an authorization URL as a user would: sign in, read the consent page, press a button (unless a
+        remembered consent sends the user straight back). Returns the Location the user is sent back to."""
         parts = urlsplit(authorize_url)
         response = await browser.get(f"{parts.path}?{parts.query}", allow_redirects=False)
         if response.status == 303:
@@ -160,6 +162,8 @@ class OAuthHarness:
             signed_in = await self.sign_in(browser, user, next_url)
             assert signed_in.status == 303, await signed_in.text()
             response = await browser.get(signed_in.headers["Location"], allow_redirects=False)
+        if response.status == 302 and decision == "allow":
+            return response.headers["Location"]  # an earlier consent covers the scopes: not asked again
         assert response.status == 200, await response.text()
         fields = hidden_fields(await response.text())
         answer = await browser.post(
@@ -177,18 +181,24 @@ class OAuthHarness:
         challenge: str | None = None,
         redirect_uri: str | None = CALLBACK,
     ) -> str:
-        """A fresh code for the user (signing in with a new browser), through the real pages."""
+        """A fresh code for the user (signing in with a new browser), through the real pages. PKCE is required: without
+        a challenge given, one is made here and its verifier remembered for exchange()."""
         params = {"client_id": app["client_id"], "response_type": "code", "scope": scope, "state": "xyz"}
         if redirect_uri is not None:
             params["redirect_uri"] = redirect_uri
-        if challenge is not None:
-            params.update(code_challenge=challenge, code_challenge_method="S256")
+        verifier = None
+        if challenge is None:
+            verifier, challenge = pkce_pair()
+        params.update(code_challenge=challenge, code_challenge_method="S256")
         location = await self.consent(
             await self.make_browser(), f"/auth/oauth/authorize?{urlencode(params)}", user, "allow"
         )
         query = parse_qs(urlsplit(location).query)
         assert query["state"] == ["xyz"], location
-        return query["code"][0]
+        code = query["code"][0]
+        if verifier is not None:
+            self.verifiers[code] = verifier
+        return code
 
     async def token_request(
         self, data: dict[str, str] | list[tuple[str, str]], basic: tuple[str, str] | None = None
@@ -198,7 +208,10 @@ class OAuthHarness:
         return response.status, await response.json(), response.headers
 
     async def exchange(self, app: dict[str, Any], code: str, **extra: str) -> tuple[int, dict[str, Any], Any]:
-        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK, **extra}
+        data = {"grant_type": "authorization_code", "code": code, "redirect_uri": CALLBACK}
+        if code in self.verifiers:
+            data["code_verifier"] = self.verifiers[code]
+        data.update(extra)
         return await self.token_request(data, basic=(app["client_id"], app["client_secret"]))
 
     async def tokens_for(self, app: dict[str, Any], user: dict[str, Any], scope: str = "read") -> dict[str, Any]:
@@ -287,10 +300,10 @@ def gateway_app(auth_url: str, odata_url: str | None, verifier: JwtVerifier, sig
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Bearer token required", headers={"WWW-Authenticate": 'Bearer realm="api"'})
         principal = await verifier.verify(token)
-        headers = {PRINCIPAL_HEADER: sign_principal(principal, signing_key), "Authorization": ""}
-        backend = odata_url if request.path.startswith("/odata") else auth_url
+        audience, backend = ("odata", odata_url) if request.path.startswith("/odata") else ("auth", auth_url)
         if backend is None:
             raise web.HTTPNotFound()
+        headers = {PRINCIPAL_HEADER: sign_principal(principal, signing_key, audience), "Authorization": ""}
         return await _forward(request.app[session_key], backend, request, headers)
 
     app = web.Application(middlewares=[error_middleware])

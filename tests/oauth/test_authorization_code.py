@@ -94,12 +94,15 @@ async def test_deny_sends_access_denied_with_state(oauth: OAuthHarness) -> None:
     developer = await oauth.developer()
     app = await oauth.register_app(developer)
     user = await oauth.user(permissions={"products:read"})
-    async with AsyncOAuth2Client(app["client_id"], app["client_secret"], scope="read", redirect_uri=CALLBACK) as client:
-        url, state = client.create_authorization_url(oauth.authorize_url)
+    async with AsyncOAuth2Client(
+        app["client_id"], app["client_secret"], scope="read", redirect_uri=CALLBACK, code_challenge_method="S256"
+    ) as client:
+        url, state = client.create_authorization_url(oauth.authorize_url, code_verifier=generate_token(64))
         location = await oauth.consent(oauth.browser, url, user, "deny")
     assert location.startswith(CALLBACK + "?")
     assert query_of(location) == {
         "error": "access_denied",
         "error_description": "The user denied access",
         "state": state,
+        "iss": ISSUER,
     }

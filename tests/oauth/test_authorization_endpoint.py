@@ -10,7 +10,10 @@ from aiohttp.test_utils import TestClient
 from tests.oauth.conftest import CALLBACK, OAuthHarness, hidden_fields, pkce_pair
 
 
-def authorize_path(**params: str) -> str:
+def authorize_path(*, pkce: bool = True, **params: str) -> str:
+    """An authorization request; with a PKCE challenge (required of every client) unless pkce=False."""
+    if pkce and "code_challenge" not in params:
+        params.update(code_challenge=pkce_pair()[1], code_challenge_method="S256")
     return f"/auth/oauth/authorize?{urlencode(params)}"
 
 
@@ -87,7 +90,9 @@ async def test_missing_state_is_invalid_request(oauth: OAuthHarness) -> None:
 
 async def test_public_client_without_pkce_is_invalid_request(oauth: OAuthHarness) -> None:
     app = await oauth.register_app(await oauth.developer(), client_type="public")
-    path = authorize_path(client_id=app["client_id"], redirect_uri=CALLBACK, response_type="code", state="st-4")
+    path = authorize_path(
+        pkce=False, client_id=app["client_id"], redirect_uri=CALLBACK, response_type="code", state="st-4"
+    )
     response = await oauth.browser.get(path, allow_redirects=False)
     assert error_of(response.headers["Location"]) == ("invalid_request", "st-4")
 
@@ -216,7 +221,7 @@ async def test_code_redirect_keeps_the_redirect_uris_own_query(oauth: OAuthHarne
     assert code
     location = await oauth.consent(
         await signed_in_browser(oauth, user),
-        authorize_path(client_id=app["client_id"], response_type="code", state="q"),
+        authorize_path(client_id=app["client_id"], response_type="code", state="q", prompt="consent"),
         user,
         "allow",
     )

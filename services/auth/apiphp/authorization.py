@@ -54,6 +54,18 @@ class AccessRequest:
     redirect_uri: str  # "" when absent (response_type=code only: the code is then shown on the page)
     state: str  # "" when absent; passed back unchanged when given
 
+    @property
+    def recipient(self) -> str | None:
+        """Who will receive the code or token: the redirect URI's host (a web app), its scheme (an app on the user's
+        device), or None when the code is shown on the page. client_name and client_id are the caller's own claims;
+        this is the one thing the user can check."""
+        if not self.redirect_uri:
+            return None
+        parts = urlsplit(self.redirect_uri)
+        if parts.scheme.lower() in ("http", "https"):
+            return parts.hostname
+        return f"{parts.scheme}:"
+
     def as_params(self) -> dict[str, str]:
         params = {
             "response_type": self.response_type,
@@ -163,9 +175,11 @@ def code_redirect(request: AccessRequest, code: str) -> str:
     return _with_query(request.redirect_uri, {"code": code, **_state(request)})
 
 
-def token_redirect(request: AccessRequest, token: str) -> str:
-    """Client apps (seed 000, B): the token in the URI fragment, which browsers never send to a server."""
-    return _with_fragment(request.redirect_uri, {"access_token": token, **_state(request)})
+def token_redirect(request: AccessRequest, token: str, expires_in: int = 0) -> str:
+    """Client apps (seed 000, B): the token in the URI fragment, which browsers never send to a server; expires_in
+    (RFC 6749 section 4.2.2) only when the operator gave tokens a lifetime."""
+    lifetime = {"expires_in": str(expires_in)} if expires_in > 0 else {}
+    return _with_fragment(request.redirect_uri, {"access_token": token, **lifetime, **_state(request)})
 
 
 def denial_redirect(request: AccessRequest) -> str | None:

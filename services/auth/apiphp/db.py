@@ -63,24 +63,29 @@ async def insert_token(
     client_id: str,
     client_name: str,
     scopes: list[str],
+    ttl_seconds: int,
 ) -> uuid.UUID:
+    """ttl_seconds 0: the token never expires."""
     token_id = uuid.uuid4()
     await conn.execute(
-        """INSERT INTO auth.apiphp_tokens (id, token_hash, user_id, client_id, client_name, scopes)
-           VALUES ($1, $2, $3, $4, $5, $6)""",
+        """INSERT INTO auth.apiphp_tokens (id, token_hash, user_id, client_id, client_name, scopes, expires_at)
+           VALUES ($1, $2, $3, $4, $5, $6,
+                   CASE WHEN $7::bigint > 0 THEN now() + make_interval(secs => $7::bigint) END)""",
         token_id,
         token_hash,
         user_id,
         client_id,
         client_name,
         scopes,
+        ttl_seconds,
     )
     return token_id
 
 
 async def find_token_for_verification(conn: asyncpg.Connection, token_hash: bytes) -> asyncpg.Record | None:
     return await conn.fetchrow(
-        """SELECT t.id, t.token_hash, t.client_id, t.scopes, t.revoked_at, t.last_used_at,
+        """SELECT t.id, t.token_hash, t.client_id, t.scopes, t.revoked_at, t.last_used_at, t.expires_at,
+                  t.expires_at IS NOT NULL AND t.expires_at <= now() AS expired,
                   u.id AS user_id, u.username, u.is_admin, u.is_active,
                   COALESCE((SELECT array_agg(p.resource || ':' || p.action) FROM auth.permissions p
                             WHERE p.user_id = u.id), '{}') AS permissions
@@ -101,7 +106,7 @@ async def touch_token(conn: asyncpg.Connection, token_id: uuid.UUID) -> None:
 
 async def list_tokens(conn: asyncpg.Connection, user_id: int, limit: int, offset: int) -> list[asyncpg.Record]:
     return await conn.fetch(
-        """SELECT id, client_id, client_name, scopes, created_at, last_used_at, revoked_at
+        """SELECT id, client_id, client_name, scopes, created_at, last_used_at, revoked_at, expires_at
            FROM auth.apiphp_tokens WHERE user_id = $1 ORDER BY created_at DESC, id LIMIT $2 OFFSET $3""",
         user_id,
         limit,

@@ -100,7 +100,7 @@ async def decide(request: web.Request) -> web.Response:
     async with request.app[POOL].acquire() as conn:
         if access.response_type == "token":
             token, _ = await tokens.issue_token(conn, session.user_id, access.client_id, access.client_name, list(apps))
-            return _redirect(token_redirect(access, token))
+            return _redirect(token_redirect(access, token, tokens.token_ttl))
         code = await tokens.issue_code(conn, access, session.user_id, apps)
     if not access.redirect_uri:
         return html(pages.code_page(access.client_name, code))

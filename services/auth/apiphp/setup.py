@@ -20,7 +20,7 @@ def setup_apiphp(app: web.Application) -> None:
     if OAUTH not in app:
         raise RuntimeError("setup_apiphp needs the OAuth server's sign-in sessions: call setup_oauth first")
     config = app[CONFIG]
-    tokens = ApiPhpTokens(ApiPhpHasher(config.secret_pepper.bytes), config.verify_cache_ttl)
+    tokens = ApiPhpTokens(ApiPhpHasher(config.secret_pepper.bytes), config.verify_cache_ttl, config.apiphp_token_ttl)
     app[APIPHP_TOKENS] = tokens
     # /internal/verify kind "bearer" now recognises api.php tokens (32 hex digits; other tokens pass on).
     app[VERIFIER].add_bearer_check(tokens.verify)

@@ -14,6 +14,7 @@ from services.auth.apiphp.tokens import CREDENTIAL_KIND, TokenRequestError, pars
 from services.auth.http_inputs import caller, manager
 from services.auth.keys import CONTEXT, POOL
 from shared import apiphp_format
+from shared.bodies import MalformedBody, read_form
 from shared.errors import Forbidden, NotFound
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -29,7 +30,10 @@ def apiphp_response(data: dict[str, Any], fmt: str, status: int = 200) -> web.Re
 async def _form(request: web.Request) -> dict[str, str]:
     if request.content_type not in FORM_TYPES:
         raise TokenRequestError("invalid_request", "Send the fields as application/x-www-form-urlencoded")
-    form = await request.post()
+    try:
+        form = await read_form(request)
+    except MalformedBody as error:
+        raise TokenRequestError("invalid_request", error.message) from None
     fields: dict[str, str] = {}
     for name, value in form.items():
         if not isinstance(value, str):
@@ -49,11 +53,16 @@ async def exchange_code(request: web.Request) -> web.Response:
         return apiphp_response(body, apiphp_format.DEFAULT_FORMAT, 400)
     try:
         token_request = parse_token_request(await _form(request), request.query.get("redirect_uri"))
+        tokens = request.app[APIPHP_TOKENS]
         async with request.app[POOL].acquire() as conn:
-            token = await request.app[APIPHP_TOKENS].exchange_code(conn, request.app[CONTEXT].publisher, token_request)
+            token = await tokens.exchange_code(conn, request.app[CONTEXT].publisher, token_request)
     except TokenRequestError as error:
         return apiphp_response(apiphp_format.error_body(error.code, error.description), fmt, 400)
-    return apiphp_response({"access_token": token}, fmt)
+    # Webasyst answers access_token alone; expires_in (RFC 6749 section 5.1) only when the operator set a lifetime.
+    answer: dict[str, Any] = {"access_token": token}
+    if tokens.token_ttl > 0:
+        answer["expires_in"] = tokens.token_ttl
+    return apiphp_response(answer, fmt)
 
 
 async def revoke_presented_token(request: web.Request) -> web.Response:

@@ -1,14 +1,17 @@
 """api.php codes and tokens: issuing, exchanging (POST /api.php/token), verifying for the gateway, listing, revoking.
 
-Token lifetime is not limited (seed 000), so revocation is what ends a token: the owner revokes it (or the token
-revokes itself at /api.php/revoke, as in Webasyst), and every gateway drops its cached principal on the
-CredentialRevoked event. A token's rights are computed at each verification: its user's current permissions narrowed
-by its apps (services/auth/oauth/scopes.py), so a permission removed from the user is removed from the token too.
+Token lifetime is not limited (seed 000) unless the operator sets APIPHP_TOKEN_TTL, so revocation is what ends a
+token: the owner revokes it (or the token revokes itself at /api.php/revoke, as in Webasyst), and every gateway drops
+its cached principal on the CredentialRevoked event. A token's rights are computed at each verification: its user's
+current permissions narrowed by its apps (services/auth/oauth/scopes.py), so a permission removed from the user is
+removed from the token too.
 """
 
 from __future__ import annotations
 
 import hmac
+import math
+import time
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -72,9 +75,11 @@ def parse_token_request(form: dict[str, str], redirect_uri: str | None) -> Token
 
 
 class ApiPhpTokens:
-    def __init__(self, hasher: ApiPhpHasher, cache_ttl: int) -> None:
+    def __init__(self, hasher: ApiPhpHasher, cache_ttl: int, token_ttl: int = 0) -> None:
         self._hasher = hasher
         self._cache_ttl = cache_ttl
+        # 0: tokens never expire (Webasyst's behaviour).
+        self.token_ttl = token_ttl
 
     async def issue_code(
         self, conn: asyncpg.Connection, request: AccessRequest, user_id: int, apps: tuple[str, ...]
@@ -97,7 +102,9 @@ class ApiPhpTokens:
         self, conn: asyncpg.Connection, user_id: int, client_id: str, client_name: str, apps: list[str]
     ) -> tuple[str, uuid.UUID]:
         token = new_secret()
-        token_id = await db.insert_token(conn, self._hasher.token(token), user_id, client_id, client_name, apps)
+        token_id = await db.insert_token(
+            conn, self._hasher.token(token), user_id, client_id, client_name, apps, self.token_ttl
+        )
         return token, token_id
 
     async def exchange_code(
@@ -140,9 +147,10 @@ class ApiPhpTokens:
         row = await db.find_token_for_verification(conn, digest)
         if row is None or not hmac.compare_digest(bytes(row["token_hash"]), digest):
             return None
-        if row["revoked_at"] is not None or not row["is_active"]:
+        if row["revoked_at"] is not None or not row["is_active"] or row["expired"]:
             return None
         await db.touch_token(conn, row["id"])
+        expires_at = row["expires_at"].timestamp() if row["expires_at"] is not None else None
         apps = tuple(row["scopes"])
         principal = Principal(
             user_id=row["user_id"],
@@ -154,8 +162,12 @@ class ApiPhpTokens:
             credential_id=credential_id(row["id"]),
             client_id=row["client_id"],
             scopes=apps,
+            expires_at=expires_at,
         )
-        return Verified(principal, self._cache_ttl)
+        cache_ttl = self._cache_ttl
+        if expires_at is not None:
+            cache_ttl = max(0, min(cache_ttl, math.floor(expires_at - time.time())))
+        return Verified(principal, cache_ttl)
 
     async def list_tokens(
         self, conn: asyncpg.Connection, user_id: int, limit: int, offset: int
@@ -170,6 +182,7 @@ class ApiPhpTokens:
                 "created_at": row["created_at"].isoformat(),
                 "last_used_at": row["last_used_at"].isoformat() if row["last_used_at"] else None,
                 "revoked_at": row["revoked_at"].isoformat() if row["revoked_at"] else None,
+                "expires_at": row["expires_at"].isoformat() if row["expires_at"] else None,
             }
             for row in rows
         ]

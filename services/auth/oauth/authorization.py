@@ -2,7 +2,8 @@
 
 Until the client and its redirect URI are known to be genuine, every problem is an AuthorizationPageError shown to
 the user and never a redirect (section 4.1.2.1: an open redirector otherwise). After that, errors go back to the
-client's redirect URI with `error` and the client's `state`.
+client's redirect URI with `error` and the client's `state`. Every answer sent back to a client names this server in
+`iss` (RFC 9207), so a client talking to several servers cannot be sent a code from the wrong one (mix-up attacks).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import asyncpg
 from services.auth.oauth import db
 from services.auth.oauth.client_secrets import OAuthHasher, new_code
 from services.auth.oauth.clients import OAuthClient
+from services.auth.oauth.config import OAuthConfig
 from services.auth.oauth.errors import (
     AuthorizationPageError,
     InvalidRequest,
@@ -30,7 +32,16 @@ from services.auth.oauth.scopes import DEFAULT_SCOPE, parse_scope
 
 CODE_CHALLENGE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 MAX_STATE_LENGTH = 500
-PARAMETERS = ("client_id", "redirect_uri", "response_type", "scope", "state", "code_challenge", "code_challenge_method")
+PARAMETERS = (
+    "client_id",
+    "redirect_uri",
+    "response_type",
+    "scope",
+    "state",
+    "code_challenge",
+    "code_challenge_method",
+    "prompt",
+)
 
 
 @dataclass(frozen=True)
@@ -41,6 +52,8 @@ class AuthorizationRequest:
     scopes: tuple[str, ...]
     state: str
     code_challenge: str | None
+    # OpenID Connect's prompt=consent: ask the user even when an earlier consent covers the scopes.
+    consent_prompted: bool = False
 
     def as_params(self) -> dict[str, str]:
         """The request again, for the consent form and the login page's way back."""
@@ -51,16 +64,18 @@ class AuthorizationRequest:
         if self.code_challenge is not None:
             params["code_challenge"] = self.code_challenge
             params["code_challenge_method"] = "S256"
+        if self.consent_prompted:
+            params["prompt"] = "consent"
         return params
 
 
 class RedirectError(Exception):
     """An error for a verified client, sent back to its redirect URI (RFC 6749 section 4.1.2.1)."""
 
-    def __init__(self, redirect_uri: str, error: OAuthError, state: str | None) -> None:
+    def __init__(self, redirect_uri: str, error: OAuthError, state: str | None, issuer: str) -> None:
         super().__init__(error.code)
         self.location = with_query(
-            redirect_uri, {"error": error.code, "error_description": error.message, "state": state}
+            redirect_uri, {"error": error.code, "error_description": error.message, "state": state, "iss": issuer}
         )
 
 
@@ -73,7 +88,7 @@ def with_query(uri: str, params: dict[str, str | None]) -> str:
 
 
 async def validate_authorization_request(
-    conn: asyncpg.Connection, pairs: Iterable[tuple[str, str]]
+    conn: asyncpg.Connection, pairs: Iterable[tuple[str, str]], config: OAuthConfig
 ) -> AuthorizationRequest:
     try:
         params = single_valued((name, value) for name, value in pairs if name in PARAMETERS)
@@ -97,13 +112,18 @@ async def validate_authorization_request(
         raise AuthorizationPageError("The redirect_uri is not registered for this application")
     state = params.get("state")
     try:
-        return _validated(client, target, redirect_uri is not None, params, state)
+        return _validated(client, target, redirect_uri is not None, params, state, config)
     except OAuthError as error:
-        raise RedirectError(target, error, state) from None
+        raise RedirectError(target, error, state, config.issuer) from None
 
 
 def _validated(
-    client: OAuthClient, redirect_uri: str, given: bool, params: dict[str, str], state: str | None
+    client: OAuthClient,
+    redirect_uri: str,
+    given: bool,
+    params: dict[str, str],
+    state: str | None,
+    config: OAuthConfig,
 ) -> AuthorizationRequest:
     response_type = params.get("response_type")
     if response_type is None:
@@ -124,20 +144,31 @@ def _validated(
     if challenge is None:
         if method is not None:
             raise InvalidRequest("code_challenge_method without code_challenge")
-        if not client.is_confidential:
-            raise InvalidRequest("PKCE (code_challenge with S256) is required for public clients")
+        if config.requires_pkce(client.is_confidential):
+            # RFC 9700 section 2.1.1: PKCE also stops code injection against confidential clients.
+            raise InvalidRequest("PKCE is required: send code_challenge with code_challenge_method=S256")
     else:
         if method != "S256":
             raise InvalidRequest("Only the S256 code_challenge_method is supported")
         if not CODE_CHALLENGE.match(challenge):
             raise InvalidRequest("The code_challenge is malformed")
-    return AuthorizationRequest(client, redirect_uri, given, scopes, state, challenge)
+    prompts = set((params.get("prompt") or "").split())
+    return AuthorizationRequest(client, redirect_uri, given, scopes, state, challenge, "consent" in prompts)
+
+
+async def covered_by_consent(conn: asyncpg.Connection, request: AuthorizationRequest, user_id: int) -> bool:
+    """Whether the user already allowed this client every requested scope, so the consent page is not shown again
+    (as Hydra's and Keycloak's remembered consent); a request for more scopes, or with prompt=consent, asks."""
+    if request.consent_prompted:
+        return False
+    granted = await db.get_consent_scopes(conn, user_id, request.client.client_id)
+    return granted is not None and set(request.scopes) <= set(granted)
 
 
 async def approve(
-    conn: asyncpg.Connection, hasher: OAuthHasher, request: AuthorizationRequest, user_id: int, code_ttl: int
+    conn: asyncpg.Connection, hasher: OAuthHasher, request: AuthorizationRequest, user_id: int, config: OAuthConfig
 ) -> str:
-    """Record the consent and issue a code: the URL to send the user back to (section 4.1.2)."""
+    """Record the consent and issue a code: the URL to send the user back to (section 4.1.2, RFC 9207)."""
     code = new_code()
     async with conn.transaction():
         await db.put_consent(conn, user_id, request.client.client_id, list(request.scopes))
@@ -150,13 +181,18 @@ async def approve(
             request.redirect_uri_given,
             list(request.scopes),
             request.code_challenge,
-            code_ttl,
+            config.code_ttl,
         )
-    return with_query(request.redirect_uri, {"code": code, "state": request.state})
+    return with_query(request.redirect_uri, {"code": code, "state": request.state, "iss": config.issuer})
 
 
-def denial(request: AuthorizationRequest) -> str:
+def denial(request: AuthorizationRequest, issuer: str) -> str:
     return with_query(
         request.redirect_uri,
-        {"error": "access_denied", "error_description": "The user denied access", "state": request.state},
+        {
+            "error": "access_denied",
+            "error_description": "The user denied access",
+            "state": request.state,
+            "iss": issuer,
+        },
     )

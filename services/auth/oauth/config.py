@@ -16,6 +16,9 @@ OAUTH_COOKIE_SECURE       auto, true or false: mark the session cookie Secure; a
 OAUTH_SIGNING_ALGORITHM   ES256 or RS256, the algorithm of new signing keys (default: ES256)
 OAUTH_KEY_RELOAD_SECONDS  how often a running server re-reads the signing keys, so a rotation by command is picked up
                           (default: 30)
+OAUTH_PKCE_REQUIRED       all or public: which clients must send a PKCE S256 code_challenge (RFC 9700 section 2.1.1);
+                          public lets confidential clients, which authenticate at the token endpoint, leave it out
+                          (default: all)
 The client secrets and signing keys are encrypted with keys derived from ENCRYPTION_KEY, and hashed under SECRET_PEPPER
 (both read by services/auth/config.py).
 """
@@ -30,6 +33,7 @@ from shared.config import ConfigError, read_int, read_str, read_url
 DAY = 86_400
 SIGNING_ALGORITHMS = ("ES256", "RS256")
 COOKIE_SECURE_MODES = ("auto", "true", "false")
+PKCE_MODES = ("all", "public")
 
 
 @dataclass(frozen=True)
@@ -44,6 +48,7 @@ class OAuthConfig:
     cookie_secure: str
     signing_algorithm: str
     key_reload_seconds: int
+    pkce_required: str = "all"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> OAuthConfig:
@@ -54,6 +59,9 @@ class OAuthConfig:
         algorithm = read_str(environ, "OAUTH_SIGNING_ALGORITHM", "ES256").upper()
         if algorithm not in SIGNING_ALGORITHMS:
             raise ConfigError("OAUTH_SIGNING_ALGORITHM must be ES256 or RS256")
+        pkce_required = read_str(environ, "OAUTH_PKCE_REQUIRED", "all").lower()
+        if pkce_required not in PKCE_MODES:
+            raise ConfigError("OAUTH_PKCE_REQUIRED must be all or public")
         return cls(
             issuer=issuer,
             audience=read_str(environ, "OAUTH_AUDIENCE", issuer),
@@ -65,7 +73,11 @@ class OAuthConfig:
             cookie_secure=cookie_secure,
             signing_algorithm=algorithm,
             key_reload_seconds=read_int(environ, "OAUTH_KEY_RELOAD_SECONDS", 30, 1, 3600),
+            pkce_required=pkce_required,
         )
+
+    def requires_pkce(self, is_confidential: bool) -> bool:
+        return self.pkce_required == "all" or not is_confidential
 
     @property
     def endpoints(self) -> dict[str, str]:

@@ -132,6 +132,13 @@ async def has_consent(conn: asyncpg.Connection, user_id: int, client_id: str) ->
     )
 
 
+async def get_consent_scopes(conn: asyncpg.Connection, user_id: int, client_id: str) -> list[str] | None:
+    """The scopes the user allowed the client, or None when there is no consent."""
+    return await conn.fetchval(
+        "SELECT scopes FROM auth.oauth_consents WHERE user_id = $1 AND client_id = $2", user_id, client_id
+    )
+
+
 async def list_consents(conn: asyncpg.Connection, user_id: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         """SELECT g.client_id, c.name, g.scopes, g.created_at, g.updated_at

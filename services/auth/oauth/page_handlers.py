@@ -15,7 +15,13 @@ from aiohttp import web
 from services.auth import db as auth_db
 from services.auth.keys import POOL
 from services.auth.oauth import db, pages
-from services.auth.oauth.authorization import RedirectError, approve, denial, validate_authorization_request
+from services.auth.oauth.authorization import (
+    RedirectError,
+    approve,
+    covered_by_consent,
+    denial,
+    validate_authorization_request,
+)
 from services.auth.oauth.errors import AuthorizationPageError, InvalidRequest
 from services.auth.oauth.keys import OAUTH
 from services.auth.oauth.sessions import Session
@@ -65,21 +71,25 @@ def _safe_next(value: str | None) -> str | None:
 
 
 async def authorize(request: web.Request) -> web.Response:
-    """GET: validate the request, then the login page (no session) or the consent page."""
+    """GET: validate the request, then the login page (no session), the code at once (a remembered consent covers
+    the scopes) or the consent page."""
     oauth = request.app[OAUTH]
     try:
         async with request.app[POOL].acquire() as conn:
-            authorization = await validate_authorization_request(conn, request.query.items())
+            authorization = await validate_authorization_request(conn, request.query.items(), oauth.config)
             session = await oauth.sessions.load(conn, session_id_of(request))
+            if session is None or session.user_id is None:
+                back = f"{AUTHORIZE_PATH}?{urlencode(authorization.as_params())}"
+                return _redirect(f"/auth/login?{urlencode({'next': back})}", status=303)
+            if await covered_by_consent(conn, authorization, session.user_id):
+                return _redirect(await approve(conn, oauth.hasher, authorization, session.user_id, oauth.config))
+            granted = await db.get_consent_scopes(conn, session.user_id, authorization.client.client_id)
     except AuthorizationPageError as error:
         return html(pages.error_page(error.message), status=400)
     except RedirectError as error:
         return _redirect(error.location)
-    if session is None or session.user_id is None:
-        back = f"{AUTHORIZE_PATH}?{urlencode(authorization.as_params())}"
-        return _redirect(f"/auth/login?{urlencode({'next': back})}", status=303)
     assert session.username is not None
-    return html(pages.consent_page(authorization, session.username, session.csrf_token))
+    return html(pages.consent_page(authorization, session.username, session.csrf_token, tuple(granted or ())))
 
 
 async def decide(request: web.Request) -> web.Response:
@@ -97,14 +107,14 @@ async def decide(request: web.Request) -> web.Response:
         if not session.csrf_matches(fields.get("csrf_token")):
             return html(pages.error_page("The form has expired; start again from the application"), status=403)
         try:
-            authorization = await validate_authorization_request(conn, pairs)
+            authorization = await validate_authorization_request(conn, pairs, oauth.config)
         except AuthorizationPageError as error:
             return html(pages.error_page(error.message), status=400)
         except RedirectError as error:
             return _redirect(error.location)
         if fields.get("decision") != "allow":
-            return _redirect(denial(authorization))
-        location = await approve(conn, oauth.hasher, authorization, session.user_id, oauth.config.code_ttl)
+            return _redirect(denial(authorization, oauth.config.issuer))
+        location = await approve(conn, oauth.hasher, authorization, session.user_id, oauth.config)
     return _redirect(location)
 
 

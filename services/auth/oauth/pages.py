@@ -41,14 +41,22 @@ def login_page(csrf_token: str, next_url: str, error: str | None = None) -> str:
     )
 
 
-def consent_page(request: AuthorizationRequest, username: str, csrf_token: str) -> str:
-    items = "".join(f"<li>{escape(describe(scope))} <code>{escape(scope)}</code></li>" for scope in request.scopes)
+def _scope_item(scope: str, granted: tuple[str, ...]) -> str:
+    new = ' <strong class="new">(new)</strong>' if granted and scope not in granted else ""
+    return f"<li>{escape(describe(scope))} <code>{escape(scope)}</code>{new}</li>"
+
+
+def consent_page(request: AuthorizationRequest, username: str, csrf_token: str, granted: tuple[str, ...] = ()) -> str:
+    """granted: what the user allowed this application before; the scopes beyond it are marked new."""
+    items = "".join(_scope_item(scope, granted) for scope in request.scopes)
     hidden = "".join(_hidden(name, value) for name, value in request.as_params().items())
+    asks = "You authorized it before; it now asks for more:" if granted else "The application asks to:"
     return _page(
         "Authorize application",
         f"<h1>{escape(request.client.name)} wants to access your account</h1>"
-        f"<p>Signed in as <strong>{escape(username)}</strong>. The application asks to:</p><ul>{items}</ul>"
-        f"<p>It will be sent back to <code>{escape(request.redirect_uri)}</code>.</p>"
+        f"<p>Signed in as <strong>{escape(username)}</strong>. {asks}</p><ul>{items}</ul>"
+        f"<p>It will be sent back to <code>{escape(request.redirect_uri)}</code>. Once allowed, it is not asked "
+        "again for these permissions until you revoke its access on the authorized applications page.</p>"
         f'<form method="post" action="/auth/oauth/authorize">{hidden}{_hidden("csrf_token", csrf_token)}'
         '<button type="submit" name="decision" value="allow">Allow</button>'
         '<button type="submit" name="decision" value="deny">Deny</button></form>'

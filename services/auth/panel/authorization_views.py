@@ -31,13 +31,17 @@ def oauth_apps(user: PanelUser, consents: Iterable[Any]) -> str:
         ],
         "You have not authorized any application.",
     )
-    return f"<h2>OAuth applications</h2>{table}"
+    note = (
+        '<p class="hint">An application is not asked again for what you allowed it; it asks again for anything more, '
+        "and after you revoke its access.</p>"
+    )
+    return f"<h2>OAuth applications</h2>{note}{table}"
 
 
 def apiphp_tokens(user: PanelUser, tokens: Iterable[dict[str, Any]], truncated: bool) -> str:
     """tokens as ApiPhpTokens.list_tokens describes them (never the token value: only its keyed hash is stored)."""
     table = markup.table(
-        ["Application", "Client ID", "Apps", "Created", "Last used", ""],
+        ["Application", "Client ID", "Apps", "Created", "Last used", "Expires", ""],
         [
             [
                 escape(token["client_name"]),
@@ -45,6 +49,7 @@ def apiphp_tokens(user: PanelUser, tokens: Iterable[dict[str, Any]], truncated: 
                 escape(", ".join(app for app in token["scope"].split(",") if app)),
                 markup.moment(token["created_at"]),
                 markup.moment(token["last_used_at"]),
+                markup.moment(token["expires_at"]),
                 markup.post_button(apiphp_token_revoke_path(token["id"]), "Revoke", user, "danger"),
             ]
             for token in tokens

@@ -35,6 +35,7 @@ def sections(user: PanelUser) -> list[Section]:
     found.append(
         Section("Authorized Apps", "/panel/authorized-apps", "Applications and api.php tokens using your account.")
     )
+    found.append(Section("Password", "/panel/password", "Change your password; signs out your other sessions."))
     return found
 
 

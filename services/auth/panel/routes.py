@@ -16,6 +16,8 @@
 | POST /panel/apps/{client_id}/secret/rotate       | apps:update                                                |
 | POST /panel/apps/{client_id}/delete              | apps:delete                                                |
 | GET  /panel/authorized-apps, POST .../revoke     | a signed-in session (one's own authorizations)             |
+| GET, POST /panel/password                        | a signed-in session (and the current password)             |
+| GET, POST /panel/users/{id}/password             | admin                                                      |
 | POST .../apiphp-tokens/{token_id}/revoke         | a signed-in session (one's own api.php tokens)             |
 | GET  /panel/... anything else                    | a signed-in session (an HTML 404 page)                     |
 Every POST carries the session's CSRF token.
@@ -25,7 +27,15 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.auth.panel import app_pages, authorization_pages, home, key_pages, static_files, user_pages
+from services.auth.panel import (
+    app_pages,
+    authorization_pages,
+    home,
+    key_pages,
+    password_pages,
+    static_files,
+    user_pages,
+)
 
 
 def add_panel_routes(app: web.Application) -> None:
@@ -52,6 +62,10 @@ def add_panel_routes(app: web.Application) -> None:
             web.get("/panel/apps/{client_id}", app_pages.app_settings),
             web.post("/panel/apps/{client_id}/secret/rotate", app_pages.rotate_secret),
             web.post("/panel/apps/{client_id}/delete", app_pages.delete_app),
+            web.get("/panel/password", password_pages.own_password),
+            web.post("/panel/password", password_pages.change_own_password),
+            web.get("/panel/users/{id}/password", password_pages.reset_form),
+            web.post("/panel/users/{id}/password", password_pages.reset_password),
             web.get("/panel/authorized-apps", authorization_pages.list_authorized_apps),
             web.post("/panel/authorized-apps/{client_id}/revoke", authorization_pages.revoke_authorized_app),
             web.post("/panel/authorized-apps/apiphp-tokens/{token_id}/revoke", authorization_pages.revoke_apiphp_token),

@@ -105,6 +105,10 @@ def _api_access(state: UserForm, token_problem: str | None) -> str:
     )
 
 
+def _reset_link(user_id: int) -> str:
+    return f'<p><a href="/panel/users/{user_id}/password">Reset password</a></p>'
+
+
 def edit_user(user: PanelUser, state: UserForm, token_problem: str | None = None) -> str:
     admin_box = ""
     if user.principal.is_admin:
@@ -124,6 +128,11 @@ def edit_user(user: PanelUser, state: UserForm, token_problem: str | None = None
         + _permission_grid(user, state.permissions, state.is_admin)
         + _api_access(state, token_problem)
         + '<div class="actions"><button type="submit">Save</button><a href="/panel/users">Cancel</a></div></form>'
+        + (
+            f'<p><a href="/panel/users/{state.user_id}/password">Reset password</a></p>'
+            if user.principal.is_admin
+            else ""
+        )
     )
 
 
