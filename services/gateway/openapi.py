@@ -41,6 +41,7 @@ ERROR_DESCRIPTIONS = {
     "400": "Malformed request",
     "404": "Not found",
     "405": "Method not allowed",
+    "406": "None of the accepted media types or OData versions can be served",
     "408": "The upload took too long",
     "409": "Conflict",
     "413": "Body too large",

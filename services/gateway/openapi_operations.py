@@ -161,7 +161,7 @@ SCHEMAS: dict[str, Schema] = {
     "QueryRequest": obj(("query",), query={"type": "string", "minLength": 1, "maxLength": 20000}),
     "QueryAnswer": {
         "type": "object",
-        "additionalProperties": {"type": ["array", "object", "integer", "string", "null"]},
+        "additionalProperties": {"type": ["array", "object", "integer", "string", "boolean", "null"]},
     },
 }
 
@@ -232,9 +232,13 @@ def _apiphp_answer(description: str) -> dict[str, Body]:
 OPERATIONS: tuple[Operation, ...] = (
     # OData v4 --------------------------------------------------------------------------------------------------
     Operation(
-        "GET", "/odata/", "OData service document", {"200": Body(obj(("value",), value=array({"type": "object"})))}
+        "GET",
+        "/odata/",
+        "OData service document",
+        {"200": Body(obj(("value",), value=array({"type": "object"})))},
+        errors=("400", "404", "406"),
     ),
-    Operation("GET", "/odata/$metadata", "CSDL XML", {"200": Body(STRING, "application/xml")}),
+    Operation("GET", "/odata/$metadata", "CSDL XML", {"200": Body(STRING, "application/xml")}, errors=("400", "406")),
     Operation(
         "GET",
         "/odata/{set}",
@@ -246,7 +250,7 @@ OPERATIONS: tuple[Operation, ...] = (
             query_param("$skip", {"type": "integer", "minimum": 0, "maximum": 1000000}),
             query_param("$count", {"type": "string", "enum": ["true", "false"]}),
         ),
-        errors=("400", "404", "501"),
+        errors=("400", "404", "406", "501"),
     ),
     Operation(
         "GET",
@@ -254,7 +258,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "One entity by key",
         {"200": Body(ref("ODataEntity"))},
         parameters=(ENTITY_SET, path_param("key", {"type": "integer", "minimum": 1, "maximum": 2**62})),
-        errors=("400", "404", "501"),
+        errors=("400", "404", "406", "501"),
     ),
     Operation(
         "GET",
