@@ -1,5 +1,7 @@
 """Publishing the revocation outbox: every committed CredentialRevoked reaches the bus, in milliseconds normally and
-as soon as the broker is back after an outage.
+as soon as the broker is back after an outage. The same outbox carries the auth service's platform events for webhook
+subscribers (shared/platform_events.py: api_key.*, app.*, user.api_access_changed), published to the platform events
+exchange instead of auth.events, so gateways never see them.
 
 One OutboxPublisher runs per auth replica. It LISTENs for the notification that an outbox write sends on commit
 (services/auth/db.py), so it wakes at once for its own replica's rows and for the other replicas' and the CLI's; it
@@ -29,7 +31,8 @@ from aiohttp import web
 from services.auth import db
 from services.auth.events import recorded_in_request
 from shared.bus import Topology, publish
-from shared.messages import CredentialRevoked, MessageError
+from shared.messages import CredentialRevoked, Message, MessageError
+from shared.platform_events import EVENT_CLASSES
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +47,15 @@ KEEP_PUBLISHED = timedelta(days=1)
 ANSWER_WAIT_SECONDS = 1.0
 
 
-async def publish_pending(pool: asyncpg.Pool, channel: AbstractChannel, exchange: str) -> int:
+def _outbox_message(body: str, exchange: str, platform_exchange: str) -> tuple[Message, str]:
+    """The message an outbox row holds and the exchange it goes to."""
+    data = json.loads(body)
+    if isinstance(data, dict) and data.get("kind") in EVENT_CLASSES:
+        return EVENT_CLASSES[data["kind"]].from_dict(data), platform_exchange
+    return CredentialRevoked.from_dict(data), exchange
+
+
+async def publish_pending(pool: asyncpg.Pool, channel: AbstractChannel, exchange: str, platform_exchange: str) -> int:
     """Publish the unpublished events in id order until none is left; return how many were published.
 
     What was confirmed before a failure is marked published before the failure is raised."""
@@ -56,13 +67,13 @@ async def publish_pending(pool: asyncpg.Pool, channel: AbstractChannel, exchange
             failure: Exception | None = None
             for row in rows:
                 try:
-                    event = CredentialRevoked.from_dict(json.loads(row["body"]))
+                    event, target = _outbox_message(row["body"], exchange, platform_exchange)
                 except MessageError:  # never retried: a row no publisher can send would hold up every later one
                     log.error("dropping unreadable revocation outbox row %s", row["id"])
                     published.append(row["id"])
                     continue
                 try:
-                    await asyncio.wait_for(publish(channel, exchange, event), PUBLISH_TIMEOUT_SECONDS)
+                    await asyncio.wait_for(publish(channel, target, event), PUBLISH_TIMEOUT_SECONDS)
                 except Exception as error:  # the broker's failures come in many classes; the caller retries all
                     failure = error
                     break
@@ -84,6 +95,7 @@ class OutboxPublisher:
         self._database_url = database_url
         self._amqp_url = amqp_url
         self._exchange = topology.auth_events_exchange
+        self._platform_exchange = topology.platform_events_exchange
         self._wake = asyncio.Event()
         # Replaced after every successful round, so a waiter holding the old one learns that a round has finished.
         self._drained = asyncio.Event()
@@ -122,7 +134,9 @@ class OutboxPublisher:
                 self._wake.clear()
                 try:
                     await self._ensure_listener()
-                    await publish_pending(self._pool, await self._ensure_channel(), self._exchange)
+                    await publish_pending(
+                        self._pool, await self._ensure_channel(), self._exchange, self._platform_exchange
+                    )
                     if loop.time() >= next_purge:
                         async with self._pool.acquire() as conn:
                             await db.purge_published_outbox(conn, KEEP_PUBLISHED)
@@ -158,6 +172,7 @@ class OutboxPublisher:
             self._connection = await aio_pika.connect(self._amqp_url, timeout=CONNECT_TIMEOUT_SECONDS)
             channel = await self._connection.channel(publisher_confirms=True, on_return_raises=True)
             await channel.declare_exchange(self._exchange, aio_pika.ExchangeType.FANOUT, durable=True)
+            await channel.declare_exchange(self._platform_exchange, aio_pika.ExchangeType.FANOUT, durable=True)
             self._channel = channel
         return self._channel
 
