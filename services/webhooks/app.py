@@ -62,6 +62,8 @@ async def database(app: web.Application) -> AsyncIterator[None]:
 
 async def http_clients(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
+    if RESOLVER not in app:
+        app[RESOLVER] = default_resolver()  # the system's resolver needs the running loop
     session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=10))
     app[OWNERS] = OwnerDirectory(session, config.auth_url, config.common.signing_key.bytes, config.owner_cache_seconds)
     app[SENDER] = WebhookSender(
@@ -144,7 +146,8 @@ def create_app(config: Config, *, resolver: AbstractResolver | None = None) -> w
     app[CONFIG] = config
     app[CIPHER] = SecretCipher(config.encryption_key.bytes)
     app[POLICY] = AddressPolicy(config.allow_private_targets, config.allowed_networks)
-    app[RESOLVER] = resolver if resolver is not None else default_resolver()
+    if resolver is not None:
+        app[RESOLVER] = resolver
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(http_clients)
     app.cleanup_ctx.append(message_bus)
