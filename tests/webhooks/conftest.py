@@ -235,7 +235,7 @@ def key_created(user: Principal, name: str = "a key") -> ApiKeyCreated:
         key_id=secrets.token_hex(8),
         user_id=user.user_id,
         name=name,
-        prefix="pk_test",
+        prefix="cap_test",
     )
 
 

@@ -51,7 +51,7 @@ async def test_a_delivery_is_signed_per_standard_webhooks(
         "key_id": event.key_id,
         "user_id": user.user_id,
         "name": "deploy key",
-        "prefix": "pk_test",
+        "prefix": "cap_test",
         "expires_at": None,
         "rotated_from": None,
     }
