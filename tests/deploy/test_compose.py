@@ -11,7 +11,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_SERVICES = ("auth", "gateway", "odata", "importer")
+APP_SERVICES = ("auth", "gateway", "odata", "importer", "webhooks")
 SAMPLE_SECRET = "s" * 40
 _VARIABLE = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
 
@@ -90,7 +90,7 @@ def test_compose_environment_is_exactly_what_the_service_reads(compose: dict[str
     assert not unread, f"compose sets variables {name} never reads: {sorted(unread)}"
 
 
-@pytest.mark.parametrize("name", ("odata", "importer"))
+@pytest.mark.parametrize("name", ("odata", "importer", "webhooks"))
 def test_scalable_services_publish_no_fixed_host_port(compose: dict[str, Any], name: str) -> None:
     assert "ports" not in compose["services"][name]
     assert "container_name" not in compose["services"][name]
