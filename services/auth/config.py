@@ -15,6 +15,8 @@ ENCRYPTION_KEY       key material for the AES-GCM copy of API tokens shown to ad
                      the AES key is derived from it with HKDF); changing it makes stored tokens undisplayable
 VERIFY_CACHE_TTL     seconds the gateway may cache a verified principal, never past the credential's expiry
                      (default: 60)
+WEBHOOKS_URL         base URL of the webhooks service, whose API the control panel's Webhooks pages call
+                     (default: http://127.0.0.1:8084)
 
 OAuth 2.0 settings (OAUTH_ISSUER, OAUTH_AUDIENCE, OAUTH_ACCESS_TOKEN_TTL, ...) are listed in
 services/auth/oauth/config.py.
@@ -26,7 +28,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from services.auth.oauth.config import OAuthConfig
-from shared.config import CommonConfig, Secret, read_database_url, read_float, read_int, read_secret
+from shared.config import CommonConfig, Secret, read_database_url, read_float, read_int, read_secret, read_url
 
 DEFAULT_PORT = 8081
 
@@ -40,6 +42,7 @@ class Config:
     encryption_key: Secret
     verify_cache_ttl: int
     oauth: OAuthConfig
+    webhooks_url: str = "http://127.0.0.1:8084"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
@@ -51,6 +54,7 @@ class Config:
             encryption_key=read_secret(environ, "ENCRYPTION_KEY"),
             verify_cache_ttl=read_int(environ, "VERIFY_CACHE_TTL", 60, 0, 86_400),
             oauth=OAuthConfig.from_env(environ),
+            webhooks_url=read_url(environ, "WEBHOOKS_URL", ("http", "https"), "http://127.0.0.1:8084"),
         )
 
     def __repr__(self) -> str:
