@@ -15,7 +15,7 @@ import uuid
 from array import array
 from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -48,9 +48,10 @@ class JobOutcome:
     error: str | None = None
     entity: str = ""
     requested_by: str = ""
-    # The ids of the products this run created and updated (empty for other entities and for a job found finished).
-    created_ids: Sequence[int] = ()
-    updated_ids: Sequence[int] = ()
+    # The ids of the products this run created and updated (empty for other entities and for a job found finished):
+    # what the run announces, not part of the job's result.
+    created_ids: Sequence[int] = field(default=(), compare=False, repr=False)
+    updated_ids: Sequence[int] = field(default=(), compare=False, repr=False)
 
 
 class JobFailed(Exception):
