@@ -66,9 +66,9 @@ class Topology:
     def webhooks_deliveries_queue(self) -> str:
         return f"{self.prefix}.webhooks.deliveries"
 
-    def webhooks_retry_queue(self, delay_ms: int) -> str:
-        """One delay queue per retry delay (named by it, so a changed schedule never clashes with an old queue)."""
-        return f"{self.prefix}.webhooks.retry.{delay_ms}ms"
+    def webhooks_retry_queue(self, ttl_ms: int) -> str:
+        """One delay queue per retry delay (named by its TTL, so a changed schedule never clashes with an old queue)."""
+        return f"{self.prefix}.webhooks.retry.{ttl_ms}ms"
 
     @property
     def exchanges(self) -> tuple[str, ...]:

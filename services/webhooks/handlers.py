@@ -165,7 +165,9 @@ async def list_deliveries(request: web.Request) -> web.Response:
     if status is not None and status not in STATUSES:
         raise BadRequest(f"status must be one of {', '.join(STATUSES)}", target="status")
     limit = _integer(request, "limit", DEFAULT_PAGE, 1, MAX_PAGE)
-    async with request.app[POOL].acquire() as conn:
+    # One snapshot for the deliveries and their attempts, so an attempt recorded meanwhile never shows beside its
+    # delivery's previous status.
+    async with request.app[POOL].acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         ensure_visible(principal, await db.get_subscription(conn, subscription_id))
         before = None
         if "before" in request.query:
@@ -204,7 +206,7 @@ async def resend_delivery(request: web.Request) -> web.Response:
     except Exception:
         # The delivery is pending and due: the sweep publishes it if this publish did not happen.
         raise ServiceUnavailable("The re-send is recorded but not queued yet; it will go out shortly") from None
-    async with request.app[POOL].acquire() as conn:
+    async with request.app[POOL].acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
         row = await db.get_delivery(conn, subscription_id, delivery_id)
         attempts = await db.attempts_of(conn, [delivery_id])
     assert row is not None

@@ -4,11 +4,12 @@
   every replica consumes it, each event is taken by one of them (services/webhooks/intake.py).
 - `<prefix>.webhooks.deliveries` (exchange and quorum queue): DeliveryDue messages, one per attempt to make
   (services/webhooks/deliverer.py).
-- `<prefix>.webhooks.retry.<ms>ms`: one durable delay queue per delay of WEBHOOKS_RETRY_SCHEDULE, with that TTL and
-  the deliveries exchange as dead-letter exchange. Nothing consumes it: a message sits there until it expires and
-  RabbitMQ moves it back to the deliveries queue. Jitter is a per-message expiration below the queue's TTL; since
-  RabbitMQ expires messages from the head of a queue, one may wait behind an earlier message of the same queue by at
-  most the jitter's spread.
+- `<prefix>.webhooks.retry.<ms>ms`: one durable delay queue per delay of WEBHOOKS_RETRY_SCHEDULE, named by its TTL
+  (the delay plus the jitter's upper bound, so a changed schedule or jitter declares new queues instead of clashing
+  with the old ones' arguments), with the deliveries exchange as dead-letter exchange. Nothing consumes it: a
+  message sits there until it expires and RabbitMQ moves it back to the deliveries queue. Jitter is a per-message
+  expiration at most the queue's TTL; since RabbitMQ expires messages from the head of a queue, one may wait behind
+  an earlier message of the same queue by at most the jitter's spread.
 """
 
 from __future__ import annotations
@@ -68,7 +69,7 @@ async def declare_webhooks_topology(
     await deliveries.bind(deliveries_exchange, routing_key=DELIVER_ROUTING_KEY)
     for seconds in sorted(set(schedule)):
         await channel.declare_queue(
-            topology.webhooks_retry_queue(delay_ms(seconds)),
+            topology.webhooks_retry_queue(queue_ttl_ms(seconds, jitter)),
             durable=True,
             arguments={
                 "x-message-ttl": queue_ttl_ms(seconds, jitter),
@@ -78,8 +79,8 @@ async def declare_webhooks_topology(
         )
 
 
-def retry_queues(topology: Topology, schedule: tuple[float, ...]) -> list[str]:
-    return [topology.webhooks_retry_queue(delay_ms(seconds)) for seconds in sorted(set(schedule))]
+def retry_queues(topology: Topology, schedule: tuple[float, ...], jitter: float) -> list[str]:
+    return [topology.webhooks_retry_queue(queue_ttl_ms(seconds, jitter)) for seconds in sorted(set(schedule))]
 
 
 async def publish_due(
@@ -103,5 +104,5 @@ async def publish_due(
         await exchange.publish(message, routing_key=DELIVER_ROUTING_KEY, mandatory=True)
     else:
         await channel.default_exchange.publish(
-            message, routing_key=topology.webhooks_retry_queue(delay_ms(after)), mandatory=True
+            message, routing_key=topology.webhooks_retry_queue(queue_ttl_ms(after, jitter)), mandatory=True
         )

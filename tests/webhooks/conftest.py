@@ -43,8 +43,10 @@ def remove_retry_queues(amqp_url: str, bus_prefix: str) -> Any:
         connection = await aio_pika.connect(amqp_url)
         async with connection:
             channel = await connection.channel()
-            for name in retry_queues(bus.Topology(bus_prefix), Config.from_env(_sample_env()).retry_schedule):
-                await channel.queue_delete(name)
+            schedule = Config.from_env(_sample_env()).retry_schedule
+            for jitter in (0.0, Config.from_env(_sample_env()).retry_jitter):
+                for name in retry_queues(bus.Topology(bus_prefix), schedule, jitter):
+                    await channel.queue_delete(name)
 
     asyncio.run(cleanup())
 

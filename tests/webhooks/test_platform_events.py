@@ -13,6 +13,7 @@ from services.auth import api_keys
 from services.auth.keys import CONTEXT
 from services.importer.app import create_app as create_importer
 from services.importer.config import Config as ImporterConfig
+from shared.platform_events import ProductsCreated, product_events
 from shared.principal import Principal
 from tests.importer.conftest import create_products_mapper, csv_form, tag
 from tests.webhooks.conftest import AuthService, Receiver, subscribe
@@ -95,3 +96,12 @@ async def test_creating_an_api_key_reaches_the_owners_receiver_through_the_auth_
     assert payload["type"] == "api_key.created"
     assert payload["data"]["key_id"] == key["id"] and payload["data"]["name"] == "from the outbox"
     assert payload["data"]["user_id"] == user.user_id and "key" not in payload["data"]
+
+
+def test_a_large_import_is_announced_in_events_of_at_most_a_thousand_ids() -> None:
+    events = product_events(ProductsCreated, list(range(2500)), job_id="job-1", occurred_at="2026-01-01T00:00:00Z")
+    assert [len(event.ids) for event in events] == [1000, 1000, 500]
+    assert [(event.part, event.parts) for event in events] == [(1, 3), (2, 3), (3, 3)]
+    assert [event.event_id for event in events] == [f"product.created:job-1:{n}" for n in (1, 2, 3)]
+    assert [n for event in events for n in event.ids] == list(range(2500))
+    assert product_events(ProductsCreated, [], job_id="job-1", occurred_at="2026-01-01T00:00:00Z") == []
