@@ -171,6 +171,15 @@ async def delivery_for_attempt(conn: asyncpg.Connection, delivery_id: str) -> as
     )
 
 
+async def lock_subscription(conn: asyncpg.Connection, subscription_id: uuid.UUID) -> bool:
+    """Lock the subscription before its delivery, the order a DELETE of the subscription takes them in (the row,
+    then its deliveries by cascade), so recording an attempt never deadlocks with a delete; False when it is gone."""
+    found = await conn.fetchval(
+        "SELECT true FROM webhooks.subscriptions WHERE id = $1 FOR NO KEY UPDATE", subscription_id
+    )
+    return bool(found)
+
+
 async def claim_attempt(
     conn: asyncpg.Connection,
     delivery_id: str,

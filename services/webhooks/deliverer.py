@@ -186,6 +186,8 @@ class Deliverer:
         next_at = started + timedelta(seconds=retry_in) if retry_in is not None else None
         outcome = "succeeded" if result.succeeded else "refused" if refused else "failed"
         async with self.pool.acquire() as conn, conn.transaction():
+            if not await db.lock_subscription(conn, row["subscription_id"]):
+                return  # deleted meanwhile, with its deliveries
             claimed = await db.claim_attempt(conn, row["id"], attempt, status, next_at, result.error)
             if claimed is None:
                 return
