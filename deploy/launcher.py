@@ -5,7 +5,8 @@ Settings (environment, all optional):
   DATABASE_URL   postgresql://postgres@127.0.0.1:5432/commerce  (the database is created when missing)
   AMQP_URL       amqp://guest:guest@127.0.0.1:5672/
   BUS_PREFIX     platform
-  GATEWAY_PORT   8080; AUTH_PORT 8081; ODATA_PORT 8082; IMPORTER_PORT 8083
+  GATEWAY_PORT   8080; AUTH_PORT 8081; ODATA_PORT 8082; IMPORTER_PORT 8083; WEBHOOKS_PORT 8084
+  WEBHOOKS_ALLOWED_NETWORKS  127.0.0.0/8,::1/128  (development: webhooks may go to receivers on this machine)
   DEMO_PRODUCTS  300
   STATE_DIR      var/  (generated secrets and the admin password are kept here between runs)
   SHUTDOWN_TIMEOUT  10 (seconds the services get to stop; a service still running 15 s later is killed)
@@ -40,8 +41,8 @@ import asyncpg  # noqa: E402
 
 from services.auth.passwords import verify_password  # noqa: E402
 
-SERVICES = ("auth", "odata", "importer", "gateway")
-COLOURS = {"auth": "35", "odata": "36", "importer": "33", "gateway": "32", "launcher": "1"}
+SERVICES = ("auth", "odata", "importer", "webhooks", "gateway")
+COLOURS = {"auth": "35", "odata": "36", "importer": "33", "webhooks": "34", "gateway": "32", "launcher": "1"}
 READY_TIMEOUT_SECONDS = 60
 ADMIN = "admin"
 # What the database's contents are encrypted or hashed with; recorded (as a keyed hash) on the database.
@@ -301,7 +302,13 @@ async def main(argv: list[str] | None = None) -> int:
         fail(f"SHUTDOWN_TIMEOUT must be a number of seconds, not {env['SHUTDOWN_TIMEOUT']!r}")
     ports = {
         name: int(env.get(f"{name.upper()}_PORT", default))
-        for name, default in (("gateway", 8080), ("auth", 8081), ("odata", 8082), ("importer", 8083))
+        for name, default in (
+            ("gateway", 8080),
+            ("auth", 8081),
+            ("odata", 8082),
+            ("importer", 8083),
+            ("webhooks", 8084),
+        )
     }
     for name, port in ports.items():
         if tcp_open("127.0.0.1", port):
@@ -317,10 +324,12 @@ async def main(argv: list[str] | None = None) -> int:
     admin_hint = "from ADMIN_PASSWORD" if env.get("ADMIN_PASSWORD") else f"in {state_dir}/dev-secrets.env"
     env["ADMIN_PASSWORD"] = env.get("ADMIN_PASSWORD") or state["ADMIN_PASSWORD"]
     await check_database_secrets(database_url, secrets_fingerprint(env), env["ADMIN_PASSWORD"])
+    env.setdefault("WEBHOOKS_ALLOWED_NETWORKS", "127.0.0.0/8,::1/128")
     env.update(
         AUTH_URL=f"http://127.0.0.1:{ports['auth']}",
         ODATA_URL=f"http://127.0.0.1:{ports['odata']}",
         IMPORTER_URL=f"http://127.0.0.1:{ports['importer']}",
+        WEBHOOKS_URL=f"http://127.0.0.1:{ports['webhooks']}",
         PUBLIC_BASE_URL=f"http://127.0.0.1:{ports['gateway']}",
         OAUTH_ISSUER=f"http://127.0.0.1:{ports['gateway']}",
         PYTHONUNBUFFERED="1",

@@ -49,17 +49,41 @@ class Topology:
         return f"{self.prefix}.auth.events"
 
     @property
+    def platform_events_exchange(self) -> str:
+        """Fanout of the platform events for webhook subscribers that are not import events (shared.platform_events);
+        apart from auth.events so that gateways never see them."""
+        return f"{self.prefix}.platform.events"
+
+    @property
+    def webhooks_events_queue(self) -> str:
+        return f"{self.prefix}.webhooks.events"
+
+    @property
+    def webhooks_deliveries_exchange(self) -> str:
+        return f"{self.prefix}.webhooks.deliveries"
+
+    @property
+    def webhooks_deliveries_queue(self) -> str:
+        return f"{self.prefix}.webhooks.deliveries"
+
+    def webhooks_retry_queue(self, ttl_ms: int) -> str:
+        """One delay queue per retry delay (named by its TTL, so a changed schedule never clashes with an old queue)."""
+        return f"{self.prefix}.webhooks.retry.{ttl_ms}ms"
+
+    @property
     def exchanges(self) -> tuple[str, ...]:
         return (
             self.imports_exchange,
             self.imports_dead_exchange,
             self.import_events_exchange,
             self.auth_events_exchange,
+            self.platform_events_exchange,
+            self.webhooks_deliveries_exchange,
         )
 
     @property
     def queues(self) -> tuple[str, ...]:
-        return (self.imports_queue, self.imports_dead_queue)
+        return (self.imports_queue, self.imports_dead_queue, self.webhooks_events_queue, self.webhooks_deliveries_queue)
 
 
 async def connect(url: str) -> AbstractRobustConnection:
@@ -87,6 +111,7 @@ async def declare_topology(channel: AbstractChannel, topology: Topology) -> None
     dead = await channel.declare_exchange(topology.imports_dead_exchange, aio_pika.ExchangeType.FANOUT, durable=True)
     await channel.declare_exchange(topology.import_events_exchange, aio_pika.ExchangeType.FANOUT, durable=True)
     await channel.declare_exchange(topology.auth_events_exchange, aio_pika.ExchangeType.FANOUT, durable=True)
+    await channel.declare_exchange(topology.platform_events_exchange, aio_pika.ExchangeType.FANOUT, durable=True)
     # A quorum queue survives a broker restart with its messages and counts redeliveries itself,
     # so a job that keeps killing workers is dead-lettered instead of looping forever.
     jobs = await channel.declare_queue(

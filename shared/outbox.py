@@ -9,17 +9,19 @@ publishing and survives a notification lost with the listening connection. Repli
 SELECT ... FOR UPDATE SKIP LOCKED, so each message is published once (at least once if a crash falls between the
 broker's confirm and the commit; consumers treat a repeated message as harmless).
 
-A table holds one message kind: `id bigserial PRIMARY KEY, body jsonb, created_at, published_at` (see the services'
-migrations).
+A table (`id bigserial PRIMARY KEY, body jsonb, created_at, published_at`, see the services' migrations) holds its
+main message kind and, where a service announces several things with one ordering, other kinds too; the publisher
+sends each kind to the exchange it is routed to (the main kind to the publisher's exchange).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
 import logging
 import re
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -49,13 +51,26 @@ Declare = Callable[[AbstractChannel], Awaitable[object]]
 
 @dataclass(frozen=True)
 class OutboxTable:
-    """One service's outbox: its table (a constant of the service, never input), its wake-up channel, the one
-    message kind its rows hold and the routing key they are published with."""
+    """One service's outbox: its table (a constant of the service, never input), its wake-up channel, the message
+    kind its rows hold (and any other kinds) and the routing key they are published with."""
 
     table: str
     channel: str
     message: type[Message]
     routing_key: str = ""
+    others: tuple[type[Message], ...] = ()
+
+    def holds(self, message: Message) -> bool:
+        return isinstance(message, (self.message, *self.others))
+
+    def decode(self, body: str) -> Message:
+        """The message a row holds, of the kind its body names (the main kind when it names none it knows)."""
+        try:
+            kind = json.loads(body).get("kind")
+        except (ValueError, AttributeError):
+            kind = None
+        kinds = {cls.KIND: cls for cls in self.others}
+        return kinds.get(kind, self.message).decode(body.encode())
 
     def __post_init__(self) -> None:
         if not _QUALIFIED_NAME.match(self.table):
@@ -66,7 +81,7 @@ async def write(conn: asyncpg.Connection, outbox: OutboxTable, message: Message)
     """Add the message in the caller's transaction; publishers are woken when (and only if) it commits.
 
     Sent as text and cast in SQL, so a connection's own jsonb codec (if it has one) does not encode it twice."""
-    if not isinstance(message, outbox.message):
+    if not outbox.holds(message):
         raise TypeError(f"{outbox.table} holds {outbox.message.KIND} messages, not {message.KIND}")
     if not conn.is_in_transaction():
         raise RuntimeError("an outbox message must be written in the transaction of the change it announces")
@@ -101,8 +116,15 @@ async def _purge_published(conn: asyncpg.Connection, outbox: OutboxTable, older_
     await conn.execute(f"DELETE FROM {outbox.table} WHERE published_at < now() - $1::interval", older_than)
 
 
-async def publish_pending(pool: asyncpg.Pool, channel: AbstractChannel, outbox: OutboxTable, exchange: str) -> int:
-    """Publish the unpublished messages in id order until none is left; return how many were published.
+async def publish_pending(
+    pool: asyncpg.Pool,
+    channel: AbstractChannel,
+    outbox: OutboxTable,
+    exchange: str,
+    routes: Mapping[str, str] | None = None,
+) -> int:
+    """Publish the unpublished messages in id order until none is left; return how many were published. `routes`
+    maps a message kind to the exchange it goes to instead of `exchange`.
 
     What was confirmed before a failure is marked published before the failure is raised."""
     total = 0
@@ -113,14 +135,20 @@ async def publish_pending(pool: asyncpg.Pool, channel: AbstractChannel, outbox: 
             failure: Exception | None = None
             for row in rows:
                 try:
-                    message = outbox.message.decode(row["body"].encode())
+                    message = outbox.decode(row["body"])
                 except MessageError:  # never retried: a row no publisher can send would hold up every later one
                     log.error("dropping unreadable %s row %s", outbox.table, row["id"])
                     published.append(row["id"])
                     continue
                 try:
                     await asyncio.wait_for(
-                        publish(channel, exchange, message, routing_key=outbox.routing_key), PUBLISH_TIMEOUT_SECONDS
+                        publish(
+                            channel,
+                            (routes or {}).get(message.KIND, exchange),
+                            message,
+                            routing_key=outbox.routing_key,
+                        ),
+                        PUBLISH_TIMEOUT_SECONDS,
                     )
                 except Exception as error:  # the broker's failures come in many classes; the caller retries all
                     failure = error
@@ -148,6 +176,7 @@ class OutboxPublisher:
         outbox: OutboxTable,
         exchange: str,
         declare: Declare,
+        routes: Mapping[str, str] | None = None,
     ) -> None:
         self._pool = pool
         self._database_url = database_url
@@ -155,6 +184,7 @@ class OutboxPublisher:
         self._outbox = outbox
         self._exchange = exchange
         self._declare = declare
+        self._routes = dict(routes or {})
         self._wake = asyncio.Event()
         # Replaced after every successful round, so a waiter holding the old one learns that a round has finished.
         self._drained = asyncio.Event()
@@ -193,7 +223,9 @@ class OutboxPublisher:
                 self._wake.clear()
                 try:
                     await self._ensure_listener()
-                    await publish_pending(self._pool, await self._ensure_channel(), self._outbox, self._exchange)
+                    await publish_pending(
+                        self._pool, await self._ensure_channel(), self._outbox, self._exchange, self._routes
+                    )
                     if loop.time() >= next_purge:
                         async with self._pool.acquire() as conn:
                             await _purge_published(conn, self._outbox, KEEP_PUBLISHED)

@@ -15,6 +15,7 @@ import asyncpg
 from services.auth import db
 from services.auth.context import AuthContext
 from services.auth.credentials import generate_api_token
+from services.auth.events import record_event
 from services.auth.inputs import iso
 from services.auth.oauth.tokens import ACCESS_CREDENTIAL_KIND
 from services.auth.origin import audit_actor
@@ -22,6 +23,7 @@ from services.auth.passwords import hash_password, verify_password
 from services.auth.permissions import effective_permissions
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
 from shared.messages import CredentialRevoked
+from shared.platform_events import UserApiAccessChanged, new_event_id, now_iso
 from shared.principal import Principal
 
 # A regenerated token waits this long for the admin to press Save before it is discarded.
@@ -188,6 +190,7 @@ async def set_api_access(ctx: AuthContext, actor: Principal, user_id: int, enabl
                         **audit_actor(actor),
                     )
                     await ctx.publisher.token_revoked(conn, user_id, "api_access_disabled")
+                    await _record_api_access(conn, user_id, enabled=False)
             elif current is not None:
                 # Ticking a box already ticked changes nothing and reveals nothing: reading the token is its own,
                 # audited, operation (show_api_token).
@@ -202,8 +205,15 @@ async def set_api_access(ctx: AuthContext, actor: Principal, user_id: int, enabl
                     credential_id=f"api_token:{user_id}",
                     **audit_actor(actor),
                 )
+                await _record_api_access(conn, user_id, enabled=True)
                 return {"enabled": True, "username": target["username"], "token": token}
     return {"enabled": False, "username": target["username"]}
+
+
+async def _record_api_access(conn: asyncpg.Connection, user_id: int, *, enabled: bool) -> None:
+    await record_event(
+        conn, UserApiAccessChanged(event_id=new_event_id(), occurred_at=now_iso(), user_id=user_id, enabled=enabled)
+    )
 
 
 async def show_api_token(ctx: AuthContext, actor: Principal, user_id: int) -> dict[str, Any]:

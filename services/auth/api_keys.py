@@ -11,10 +11,12 @@ import asyncpg
 from services.auth import db
 from services.auth.context import AuthContext
 from services.auth.credentials import display_prefix, generate_api_key
+from services.auth.events import record_event
 from services.auth.inputs import iso
 from services.auth.origin import audit_actor
 from services.auth.permissions import effective_permissions
 from shared.errors import BadRequest, Conflict, Forbidden, NotFound
+from shared.platform_events import ApiKeyCreated, ApiKeyRevoked, new_event_id, now_iso
 from shared.principal import Principal
 
 MAX_GRACE_SECONDS = 30 * 24 * 3600
@@ -100,6 +102,18 @@ async def create_key(
             details={"name": name, "prefix": display_prefix(key), "expires_at": iso(expires_at)},
             **audit_actor(actor),
         )
+        await record_event(
+            conn,
+            ApiKeyCreated(
+                event_id=new_event_id(),
+                occurred_at=now_iso(),
+                key_id=str(key_id),
+                user_id=owner,
+                name=name,
+                prefix=display_prefix(key),
+                expires_at=iso(expires_at),
+            ),
+        )
         row = await db.get_api_key(conn, key_id)
     assert row is not None
     return {**key_view(row), "key": key}
@@ -143,6 +157,16 @@ async def revoke_key(ctx: AuthContext, actor: Principal, key_id: uuid.UUID) -> d
                     **audit_actor(actor),
                 )
                 await ctx.publisher.key_revoked(conn, str(key_id), row["user_id"], "revoked")
+                await record_event(
+                    conn,
+                    ApiKeyRevoked(
+                        event_id=new_event_id(),
+                        occurred_at=now_iso(),
+                        key_id=str(key_id),
+                        user_id=row["user_id"],
+                        reason="revoked",
+                    ),
+                )
             after = await db.get_api_key(conn, key_id)
     assert after is not None
     return key_view(after)
@@ -182,6 +206,19 @@ async def rotate_key(ctx: AuthContext, actor: Principal, key_id: uuid.UUID, grac
             )
             # Gateways re-verify the old key and cache it no longer than its new, earlier expiry.
             await ctx.publisher.key_revoked(conn, str(key_id), old["user_id"], "rotated")
+            await record_event(
+                conn,
+                ApiKeyCreated(
+                    event_id=new_event_id(),
+                    occurred_at=now_iso(),
+                    key_id=str(new_id),
+                    user_id=old["user_id"],
+                    name=old["name"],
+                    prefix=display_prefix(new_key),
+                    expires_at=iso(old["expires_at"]),
+                    rotated_from=str(key_id),
+                ),
+            )
             new_row = await db.get_api_key(conn, new_id)
             old_row = await db.get_api_key(conn, key_id)
     assert new_row is not None and old_row is not None
@@ -195,4 +232,14 @@ async def announce_expired_keys(ctx: AuthContext) -> int:
         for row in expired:
             await db.insert_audit(conn, "api_key.expired", subject_user_id=row["user_id"], credential_id=str(row["id"]))
             await ctx.publisher.key_revoked(conn, str(row["id"]), row["user_id"], "expired")
+            await record_event(
+                conn,
+                ApiKeyRevoked(
+                    event_id=new_event_id(),
+                    occurred_at=now_iso(),
+                    key_id=str(row["id"]),
+                    user_id=row["user_id"],
+                    reason="expired",
+                ),
+            )
     return len(expired)

@@ -94,7 +94,7 @@ async def run(args: argparse.Namespace, config: Config, environ: Mapping[str, st
             await _dispatch(ctx, args, environ, out)
             try:
                 # A running auth service publishes these too; doing it here serves an operator with no service up.
-                await publish_pending(pool, channel, topology.auth_events_exchange)
+                await publish_pending(pool, channel, topology.auth_events_exchange, topology.platform_events_exchange)
             except Exception as error:  # committed and kept in the outbox: the auth service publishes it later
                 print(
                     f"auth cli: revocation left for the auth service to announce ({type(error).__name__})",

@@ -19,6 +19,8 @@ REDIS_URL            Redis that every replica counts failed logins and credentia
                      across replicas (default: unset, each replica counts in its own memory; so it does while
                      Redis is down)
 APIPHP_TOKEN_TTL     lifetime of api.php access tokens in seconds (default: 0, never expire, as Webasyst's)
+WEBHOOKS_URL         base URL of the webhooks service, whose API the control panel's Webhooks pages call
+                     (default: http://127.0.0.1:8084)
 
 OAuth 2.0 settings (OAUTH_ISSUER, OAUTH_AUDIENCE, OAUTH_ACCESS_TOKEN_TTL, ...) are listed in
 services/auth/oauth/config.py.
@@ -38,6 +40,7 @@ from shared.config import (
     read_int,
     read_redis_url,
     read_secret,
+    read_url,
 )
 
 DEFAULT_PORT = 8081
@@ -54,6 +57,7 @@ class Config:
     oauth: OAuthConfig
     redis_url: Secret | None = None
     apiphp_token_ttl: int = 0
+    webhooks_url: str = "http://127.0.0.1:8084"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
@@ -67,6 +71,7 @@ class Config:
             oauth=OAuthConfig.from_env(environ),
             redis_url=read_redis_url(environ),
             apiphp_token_ttl=read_int(environ, "APIPHP_TOKEN_TTL", 0, 0, 3650 * 86_400),
+            webhooks_url=read_url(environ, "WEBHOOKS_URL", ("http", "https"), "http://127.0.0.1:8084"),
         )
 
     def __repr__(self) -> str:

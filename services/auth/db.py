@@ -14,6 +14,7 @@ from shared import outbox
 from shared.errors import Conflict
 from shared.messages import CredentialRevoked
 from shared.outbox import OutboxTable
+from shared.platform_events import EVENT_CLASSES, PlatformEvent
 
 _USER_COLUMNS = """u.id, u.username, u.email, u.is_admin, u.is_active, u.created_at, u.updated_at,
     EXISTS (SELECT 1 FROM auth.api_tokens t WHERE t.user_id = u.id) AS api_access_enabled,
@@ -361,8 +362,11 @@ async def lock_user(conn: asyncpg.Connection, user_id: int) -> bool:
 
 # --- revocation outbox -----------------------------------------------------------------------------------------
 
-REVOCATION_OUTBOX = OutboxTable("auth.revocation_outbox", "auth_revocation_outbox", CredentialRevoked)
+# The revocations, and the platform events for webhook subscribers in the same order as the changes they announce.
+REVOCATION_OUTBOX = OutboxTable(
+    "auth.revocation_outbox", "auth_revocation_outbox", CredentialRevoked, others=tuple(EVENT_CLASSES.values())
+)
 
 
-async def insert_outbox_event(conn: asyncpg.Connection, event: CredentialRevoked) -> int:
+async def insert_outbox_event(conn: asyncpg.Connection, event: CredentialRevoked | PlatformEvent) -> int:
     return await outbox.write(conn, REVOCATION_OUTBOX, event)

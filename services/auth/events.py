@@ -18,6 +18,7 @@ import asyncpg
 from services.auth import db
 from services.auth.oauth import db as oauth_db
 from shared.messages import CredentialRevoked
+from shared.platform_events import PlatformEvent
 
 # The outbox ids written while serving one request, so it can answer once they are on the bus (outbox.py).
 recorded_in_request: ContextVar[list[int] | None] = ContextVar("recorded_in_request", default=None)
@@ -32,6 +33,14 @@ async def record(conn: asyncpg.Connection, event: CredentialRevoked) -> None:
     recorded = recorded_in_request.get()
     if recorded is not None:
         recorded.append(event_id)
+
+
+async def record_event(conn: asyncpg.Connection, event: PlatformEvent) -> None:
+    """A platform event for webhook subscribers, written with the change it announces (the answer does not wait for
+    it to reach the bus: subscribers are told soon, gateways are what must be told at once)."""
+    if not conn.is_in_transaction():
+        raise RuntimeError("a platform event must be written in the transaction of the change it announces")
+    await db.insert_outbox_event(conn, event)
 
 
 class RevocationPublisher:

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.auth import accounts, inputs
+from services.auth import accounts, db, inputs
 from services.auth.http_inputs import caller, json_object, manager, service_caller
 from services.auth.keys import CONTEXT, POOL, VERIFIER
+from services.auth.permissions import effective_permissions
 from services.auth.verification import parse_verify_request
+from shared.errors import NotFound
 
 MAX_AUDIT_PAGE = 500
 MAX_EVENT_NAME = 64
@@ -23,6 +25,25 @@ async def verify(request: web.Request) -> web.Response:
         {"principal": verified.principal.to_dict(), "cache_ttl": verified.cache_ttl},
         headers={"Cache-Control": "no-store"},
     )
+
+
+async def user_access(request: web.Request) -> web.Response:
+    """GET /internal/users/{id}/access: whether a user is active and what they may do (the webhooks service asks
+    before each delivery to a subscription the user owns)."""
+    service_caller(request)
+    user_id = inputs.integer(request.match_info["id"], "id", 1, 2**62)
+    async with request.app[POOL].acquire() as conn:
+        row = await db.get_user(conn, user_id)
+        if row is None:
+            raise NotFound("No such user")
+        granted = await db.get_permissions(conn, user_id)
+    access = {
+        "user_id": user_id,
+        "active": row["is_active"],
+        "is_admin": row["is_admin"],
+        "permissions": sorted(effective_permissions(row["is_admin"], granted, None)),
+    }
+    return web.json_response(access, headers={"Cache-Control": "no-store"})
 
 
 async def me(request: web.Request) -> web.Response:

@@ -1,6 +1,8 @@
 """Publishing the revocation outbox (auth.revocation_outbox) with the shared outbox publisher (shared/outbox.py):
 every committed CredentialRevoked reaches the bus, in milliseconds normally and as soon as the broker is back after
-an outage; gateways treat a repeated event as harmless.
+an outage; gateways treat a repeated event as harmless. The same outbox carries the auth service's platform events
+for webhook subscribers (shared/platform_events.py: api_key.*, app.*, user.api_access_changed), published to the
+platform events exchange instead of auth.events, so gateways never see them.
 
 A request that revoked something answers once its events are on the bus (announce_before_answering, bounded by
 ANSWER_WAIT_SECONDS and skipped while the broker is unreachable), so "revoked" in a response still means the gateways
@@ -20,13 +22,20 @@ from services.auth import db
 from services.auth.events import recorded_in_request
 from shared import outbox
 from shared.bus import Topology
+from shared.platform_events import EVENT_CLASSES
 
 ANSWER_WAIT_SECONDS = 1.0
 
 
-async def publish_pending(pool: asyncpg.Pool, channel: AbstractChannel, exchange: str) -> int:
-    """Publish the unpublished revocation events; what was confirmed before a failure stays marked published."""
-    return await outbox.publish_pending(pool, channel, db.REVOCATION_OUTBOX, exchange)
+def _platform_routes(platform_exchange: str) -> dict[str, str]:
+    return {kind: platform_exchange for kind in EVENT_CLASSES}
+
+
+async def publish_pending(pool: asyncpg.Pool, channel: AbstractChannel, exchange: str, platform_exchange: str) -> int:
+    """Publish the unpublished revocation and platform events; what was confirmed before a failure stays published."""
+    return await outbox.publish_pending(
+        pool, channel, db.REVOCATION_OUTBOX, exchange, _platform_routes(platform_exchange)
+    )
 
 
 class OutboxPublisher(outbox.OutboxPublisher):
@@ -34,11 +43,21 @@ class OutboxPublisher(outbox.OutboxPublisher):
 
     def __init__(self, pool: asyncpg.Pool, database_url: str, amqp_url: str, topology: Topology) -> None:
         exchange = topology.auth_events_exchange
+        platform_exchange = topology.platform_events_exchange
 
         async def declare(channel: AbstractChannel) -> object:
+            await channel.declare_exchange(platform_exchange, aio_pika.ExchangeType.FANOUT, durable=True)
             return await channel.declare_exchange(exchange, aio_pika.ExchangeType.FANOUT, durable=True)
 
-        super().__init__(pool, database_url, amqp_url, db.REVOCATION_OUTBOX, exchange, declare)
+        super().__init__(
+            pool,
+            database_url,
+            amqp_url,
+            db.REVOCATION_OUTBOX,
+            exchange,
+            declare,
+            _platform_routes(platform_exchange),
+        )
 
 
 OUTBOX = web.AppKey("outbox", OutboxPublisher)

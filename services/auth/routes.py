@@ -3,6 +3,7 @@
 | method and path                                 | needs                                                        |
 | ----------------------------------------------- | ------------------------------------------------------------ |
 | POST /internal/verify                           | an internal service principal (the gateway)                  |
+| GET  /internal/users/{id}/access                | an internal service principal (the webhooks service)         |
 | GET  /api/me                                    | any user credential                                          |
 | POST /api/me/password                           | any user credential (and the current password)               |
 | GET  /api/users, GET /api/users/{id}            | users:read (a user may always read themselves)               |
@@ -33,6 +34,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_routes(
         [
             web.post("/internal/verify", handlers.verify),
+            web.get("/internal/users/{id}/access", handlers.user_access),
             web.get("/api/me", handlers.me),
             web.post("/api/me/password", user_handlers.change_own_password),
             web.get("/api/audit", handlers.audit),

@@ -11,6 +11,7 @@ STARTUP_TIMEOUT       seconds to wait for RabbitMQ at start-up before giving up 
 AUTH_URL              base URL of the auth service (default http://127.0.0.1:8081)
 ODATA_URL             base URL of the odata service (default http://127.0.0.1:8082)
 IMPORTER_URL          base URL of the importer service (default http://127.0.0.1:8083)
+WEBHOOKS_URL          base URL of the webhooks service (default http://127.0.0.1:8084)
 MAX_BODY_BYTES        largest request body forwarded to a backend, in bytes; more is a 413 (default 115343360,
                       i.e. 110 MB, room for a 100 MB upload and its multipart framing)
 UPSTREAM_TIMEOUT      seconds a backend may stay silent (connect, or between reads) before a 504 (default 30)
@@ -76,7 +77,7 @@ from shared.config import (
 DEFAULT_PORT = 8080
 DEFAULT_MAX_BODY_BYTES = 110 * 1024 * 1024
 # Each backend's name, which is also the audience of the signed principals it accepts.
-UPSTREAM_NAMES = ("auth", "odata", "importer")
+UPSTREAM_NAMES = ("auth", "odata", "importer", "webhooks")
 
 
 @dataclass(frozen=True)
@@ -86,6 +87,7 @@ class Config:
     auth_url: str
     odata_url: str
     importer_url: str
+    webhooks_url: str
     max_body_bytes: int
     upstream_timeout: float
     upstream_pool_size: int
@@ -123,7 +125,12 @@ class Config:
     @property
     def upstreams(self) -> dict[str, str]:
         """Base URL of every backend, by the name the route table uses."""
-        return {"auth": self.auth_url, "odata": self.odata_url, "importer": self.importer_url}
+        return {
+            "auth": self.auth_url,
+            "odata": self.odata_url,
+            "importer": self.importer_url,
+            "webhooks": self.webhooks_url,
+        }
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
@@ -134,6 +141,7 @@ class Config:
             auth_url=read_url(environ, "AUTH_URL", http, "http://127.0.0.1:8081"),
             odata_url=read_url(environ, "ODATA_URL", http, "http://127.0.0.1:8082"),
             importer_url=read_url(environ, "IMPORTER_URL", http, "http://127.0.0.1:8083"),
+            webhooks_url=read_url(environ, "WEBHOOKS_URL", http, "http://127.0.0.1:8084"),
             max_body_bytes=read_int(environ, "MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES, 0, 2**40),
             upstream_timeout=read_float(environ, "UPSTREAM_TIMEOUT", 30.0, 0.01, 3600.0),
             upstream_pool_size=read_int(environ, "UPSTREAM_POOL_SIZE", 100, 1, 10_000),

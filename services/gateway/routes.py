@@ -145,6 +145,16 @@ ROUTES: tuple[RouteRule, ...] = (
     protected("GET", "/api/mappers/{id}", "importer", ("mappers", "read")),
     protected("PUT", "/api/mappers/{id}", "importer", ("mappers", "update")),
     protected("DELETE", "/api/mappers/{id}", "importer", ("mappers", "delete")),
+    # Webhook subscriptions and their delivery log (the webhooks service also limits users to their own and
+    # apps to tokens whose scopes name webhooks).
+    protected("GET", "/api/webhooks", "webhooks", ("webhooks", "read")),
+    protected("POST", "/api/webhooks", "webhooks", ("webhooks", "create")),
+    protected("GET", "/api/webhooks/{id}", "webhooks", ("webhooks", "read")),
+    protected("PATCH", "/api/webhooks/{id}", "webhooks", ("webhooks", "update")),
+    protected("DELETE", "/api/webhooks/{id}", "webhooks", ("webhooks", "delete")),
+    protected("POST", "/api/webhooks/{id}/rotate-secret", "webhooks", ("webhooks", "update")),
+    protected("GET", "/api/webhooks/{id}/deliveries", "webhooks", ("webhooks", "read")),
+    protected("POST", "/api/webhooks/{id}/deliveries/{delivery_id}/resend", "webhooks", ("webhooks", "update")),
     # Management API: the auth service checks permissions (own keys vs all keys, self vs admin).
     protected(ANY, "/api/users/**", "auth"),
     protected(ANY, "/api/keys/**", "auth"),

@@ -12,9 +12,10 @@ import asyncio
 import contextlib
 import logging
 import uuid
-from collections.abc import Awaitable, Callable
+from array import array
+from collections.abc import Awaitable, Callable, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
@@ -45,6 +46,12 @@ class JobOutcome:
     updated: int
     failed: int
     error: str | None = None
+    entity: str = ""
+    requested_by: str = ""
+    # The ids of the products this run created and updated (empty for other entities and for a job found finished):
+    # what the run announces, not part of the job's result.
+    created_ids: Sequence[int] = field(default=(), compare=False, repr=False)
+    updated_ids: Sequence[int] = field(default=(), compare=False, repr=False)
 
 
 class JobFailed(Exception):
@@ -162,7 +169,16 @@ async def run_job(pool: asyncpg.Pool, job_id: uuid.UUID, *, batch_rows: int, pro
 
 
 def _outcome(job: asyncpg.Record) -> JobOutcome:
-    return JobOutcome(job["id"], job["status"], job["imported"], job["updated"], job["failed"], job["error"])
+    return JobOutcome(
+        job["id"],
+        job["status"],
+        job["imported"],
+        job["updated"],
+        job["failed"],
+        job["error"],
+        entity=job["entity"],
+        requested_by=job["requested_by"],
+    )
 
 
 async def _record_failure(
@@ -241,9 +257,7 @@ async def _import(
         raise JobFailed("the file is empty: there is no header row")
     if errors.total and all_or_nothing:
         raise JobFailed(f"{errors.total} rows were rejected; nothing was imported (policy all_or_nothing)", errors)
-    if writer is None:
-        return await _complete(conn, job_id, errors, rows_total, 0, 0)
-    return await _complete(conn, job_id, errors, rows_total, writer.inserted, writer.updated)
+    return await _complete(conn, job, errors, rows_total, writer)
 
 
 async def _between_batches(pool: asyncpg.Pool, job_id: uuid.UUID, rows_done: int, progress: Progress) -> None:
@@ -282,6 +296,10 @@ class CatalogWriter:
         self.all_or_nothing = all_or_nothing
         self.inserted = 0
         self.updated = 0
+        # Product ids for the product.created / product.updated events, 8 bytes each (a million rows: 8 MB).
+        self.tracks_ids = entity.name == "products" and self.key_field is not None
+        self.created_ids: array[int] = array("q")
+        self.updated_ids: array[int] = array("q")
         self._pending: asyncio.Task[None] | None = None
         self._update_only_column: str | None = None
 
@@ -347,6 +365,8 @@ class CatalogWriter:
         else:
             await savepoint.commit()
             inserted, updated = len(new), len(rows) - len(new)
+            if self.tracks_ids:
+                await self._track(new, changed)
         self.inserted += inserted
         self.updated += updated
 
@@ -356,6 +376,13 @@ class CatalogWriter:
             row_no, self._update_only_column, value, f"no {self.entity.name} with this {self.key} to update"
         )
 
+    async def _track(self, new: list[tuple[Any, ...]], changed: list[tuple[Any, ...]]) -> None:
+        assert self.key_field is not None
+        keys = [row[self.key_at] for row in new] + [row[self.key_at] for row in changed]
+        ids = await staging.ids_for_keys(self.conn, self.entity, self.key_field, keys)
+        self.created_ids.extend(ids[row[self.key_at]] for row in new if row[self.key_at] in ids)
+        self.updated_ids.extend(ids[row[self.key_at]] for row in changed if row[self.key_at] in ids)
+
     async def _row_by_row(self) -> tuple[int, int]:
         inserted = updated = 0
         after = 0
@@ -364,14 +391,21 @@ class CatalogWriter:
                 try:
                     async with self.conn.transaction():
                         if self._update_only_column is not None and self.key is not None:
-                            if await staging.update_one(self.conn, self.entity, self.fields, self.key, row_no):
-                                updated += 1
-                            else:
-                                self._reject_missing(row_no, None)
-                        elif await staging.upsert_one(self.conn, self.entity, self.fields, self.key, row_no):
-                            inserted += 1
+                            found = await staging.update_one(self.conn, self.entity, self.fields, self.key, row_no)
+                            was_inserted, row_id = False, None
                         else:
-                            updated += 1
+                            found = True
+                            was_inserted, row_id = await staging.upsert_one(
+                                self.conn, self.entity, self.fields, self.key, row_no
+                            )
+                    if not found:
+                        self._reject_missing(row_no, None)
+                    elif was_inserted:
+                        inserted += 1
+                    else:
+                        updated += 1
+                    if found and self.tracks_ids and row_id is not None:
+                        (self.created_ids if was_inserted else self.updated_ids).append(row_id)
                 except (asyncpg.IntegrityConstraintViolationError, asyncpg.DataError) as error:
                     # The server's message names the rule (constraint) but never the row's values.
                     self.errors.add(row_no, None, None, f"rejected by the database: {error.message}")
@@ -383,8 +417,10 @@ class CatalogWriter:
 
 
 async def _complete(
-    conn: asyncpg.Connection, job_id: uuid.UUID, errors: RowErrors, rows_total: int, inserted: int, updated: int
+    conn: asyncpg.Connection, job: asyncpg.Record, errors: RowErrors, rows_total: int, writer: CatalogWriter | None
 ) -> JobOutcome:
+    job_id: uuid.UUID = job["id"]
+    inserted, updated = (writer.inserted, writer.updated) if writer is not None else (0, 0)
     if errors.kept:
         # Rows the database refused are found after the others; readers expect file order.
         await db.insert_row_errors(conn, job_id, sorted(errors.kept, key=lambda error: error[0]))
@@ -400,4 +436,14 @@ async def _complete(
     )
     if not finished:
         raise JobCancelled()
-    return JobOutcome(job_id, "completed", inserted, updated, errors.total)
+    return JobOutcome(
+        job_id,
+        "completed",
+        inserted,
+        updated,
+        errors.total,
+        entity=job["entity"],
+        requested_by=job["requested_by"],
+        created_ids=writer.created_ids if writer is not None else (),
+        updated_ids=writer.updated_ids if writer is not None else (),
+    )

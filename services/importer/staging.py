@@ -45,7 +45,7 @@ def _insert_sql(entity: ImportEntity, fields: Sequence[ImportField], key: str | 
         assignments.append(f"{_quoted(key)} = EXCLUDED.{_quoted(key)}")
     return (
         f"INSERT INTO {entity.table} ({columns}) SELECT {columns} FROM {source} "
-        f"ON CONFLICT ({_quoted(key)}) DO UPDATE SET {', '.join(assignments)} RETURNING (xmax = 0) AS inserted"
+        f"ON CONFLICT ({_quoted(key)}) DO UPDATE SET {', '.join(assignments)} RETURNING (xmax = 0) AS inserted, id"
     )
 
 
@@ -99,13 +99,26 @@ async def staged_row_numbers(conn: asyncpg.Connection, after: int, limit: int) -
 
 async def upsert_one(
     conn: asyncpg.Connection, entity: ImportEntity, fields: Sequence[ImportField], key: str | None, row_no: int
-) -> bool:
-    """Move one staged row; True when it was inserted, False when it updated an existing row."""
+) -> tuple[bool, int | None]:
+    """Move one staged row; (True, its id) when it was inserted, (False, its id) when it updated an existing row
+    (the id is None for a table without a key)."""
     source = f"{STAGE} WHERE row_no = {int(row_no)}"
     if key is None:
         await conn.execute(_insert_sql(entity, fields, None, source))
-        return True
-    return bool(await conn.fetchval(_insert_sql(entity, fields, key, source)))
+        return True, None
+    row = await conn.fetchrow(_insert_sql(entity, fields, key, source))
+    return bool(row["inserted"]), row["id"]
+
+
+async def ids_for_keys(
+    conn: asyncpg.Connection, entity: ImportEntity, key: ImportField, values: list[Any]
+) -> dict[Any, int]:
+    """The id of each row of the catalog table with one of these key values."""
+    column = _quoted(key.name)
+    rows = await conn.fetch(
+        f"SELECT {column} AS key, id FROM {entity.table} WHERE {column} = ANY($1::{key.sql_type}[])", values
+    )
+    return {row["key"]: row["id"] for row in rows}
 
 
 async def update_one(

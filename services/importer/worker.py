@@ -30,8 +30,18 @@ from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue
 
 from services.importer import db
 from services.importer.importing import JobOutcome, Progress, run_job
+from services.importer.views import status_url
 from shared import bus
 from shared.messages import ImportJobFinished, ImportJobProgress, ImportJobRequested, MessageError
+from shared.platform_events import (
+    ImportCompleted,
+    ImportFailed,
+    PlatformEvent,
+    ProductsCreated,
+    ProductsUpdated,
+    now_iso,
+    product_events,
+)
 
 log = logging.getLogger(__name__)
 
@@ -208,6 +218,13 @@ class ImportWorker:
         except Exception as error:
             # The outcome is committed and readable at GET /api/imports/{id}; waiters also poll it.
             log.warning("could not announce the end of import job %s: %s", outcome.job_id, type(error).__name__)
+        for event in platform_events(outcome):
+            try:
+                async with asyncio.timeout(ANNOUNCE_PUBLISH_SECONDS):
+                    await bus.publish(self.publisher, self.topology.import_events_exchange, event)
+            except Exception as error:
+                name = type(error).__name__
+                log.warning("could not publish %s of import job %s: %s", event.KIND, outcome.job_id, name)
 
     async def _on_dead_job(self, message: AbstractIncomingMessage) -> None:
         self._spawn(self._handle_dead_job(message))
@@ -228,8 +245,44 @@ class ImportWorker:
             await _settle(message.nack(requeue=True), f"hand back dead-lettered job {job_id}")
             return
         if job is not None:
-            await self._announce(JobOutcome(job_id, "failed", 0, 0, job["failed"], job["error"]))
+            await self._announce(
+                JobOutcome(
+                    job_id,
+                    "failed",
+                    0,
+                    0,
+                    job["failed"],
+                    job["error"],
+                    entity=job["entity"],
+                    requested_by=job["requested_by"],
+                )
+            )
         await _settle(message.ack(), f"acknowledge dead-lettered job {job_id}")
+
+
+def platform_events(outcome: JobOutcome) -> list[PlatformEvent]:
+    """The job's events for webhook subscribers: its end, and the product ids it created and updated, in slices. Their
+    ids are fixed by the job, so announcing a job again (a redelivered message) repeats the same events."""
+    job_id = str(outcome.job_id)
+    occurred_at = now_iso()
+    common: dict[str, Any] = {
+        "occurred_at": occurred_at,
+        "job_id": job_id,
+        "entity": outcome.entity,
+        "imported": outcome.imported,
+        "updated": outcome.updated,
+        "failed": outcome.failed,
+        "status_url": status_url(job_id),
+        "requested_by": outcome.requested_by,
+    }
+    events: list[PlatformEvent] = []
+    if outcome.status == "completed":
+        events += product_events(ProductsCreated, list(outcome.created_ids), job_id=job_id, occurred_at=occurred_at)
+        events += product_events(ProductsUpdated, list(outcome.updated_ids), job_id=job_id, occurred_at=occurred_at)
+        events.append(ImportCompleted(event_id=f"import.completed:{job_id}", **common))
+    elif outcome.status == "failed":
+        events.append(ImportFailed(event_id=f"import.failed:{job_id}", error=outcome.error, **common))
+    return events
 
 
 async def _settle(outcome: Awaitable[object], what: str) -> None:

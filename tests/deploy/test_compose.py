@@ -13,7 +13,7 @@ import pytest
 import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
-APP_SERVICES = ("auth", "gateway", "odata", "importer")
+APP_SERVICES = ("auth", "gateway", "odata", "importer", "webhooks")
 # Compose service -> the package it runs.
 APP_CONTAINERS = {
     "auth": "auth",
@@ -21,6 +21,7 @@ APP_CONTAINERS = {
     "odata": "odata",
     "importer": "importer",
     "importer-worker": "importer",
+    "webhooks": "webhooks",
 }
 # Settings compose gives every replica for features a checkout may not have yet: excused only while no service
 # reads them at all, so once one does, every service compose gives them to must.

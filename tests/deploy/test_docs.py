@@ -25,7 +25,7 @@ def test_every_gateway_route_is_in_the_api_reference(rule: object) -> None:
     assert f"{rule.pattern}`" in (ROOT / "docs" / "api.md").read_text()  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize("name", ("auth", "gateway", "odata", "importer"))
+@pytest.mark.parametrize("name", ("auth", "gateway", "odata", "importer", "webhooks"))
 def test_every_setting_a_service_reads_is_in_the_readme(name: str) -> None:
     environment = RecordingEnvironment(dict(SAMPLE))
     importlib.import_module(f"services.{name}.config").Config.from_env(environment)

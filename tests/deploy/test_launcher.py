@@ -44,7 +44,7 @@ def launcher_env(database_url: str, amqp_url: str, bus_prefix: str, tmp_path: Pa
         "STATE_DIR": str(tmp_path / "state"),
         "DEMO_PRODUCTS": "30",
         "METRICS_PORT": "0",
-        **{f"{service}_PORT": str(free_port()) for service in ("GATEWAY", "AUTH", "ODATA", "IMPORTER")},
+        **{f"{service}_PORT": str(free_port()) for service in ("GATEWAY", "AUTH", "ODATA", "IMPORTER", "WEBHOOKS")},
     }
 
     async def cleanup() -> None:

@@ -29,6 +29,13 @@ TABLE = RouteTable(ROUTES)
         ("POST", "/api/apps/client-1/secret/rotate", "auth", None),
         ("GET", "/api/authorizations", "auth", None),
         ("POST", "/api/imports/5/cancel", "importer", ("imports", "create")),
+        ("GET", "/api/webhooks", "webhooks", ("webhooks", "read")),
+        ("POST", "/api/webhooks", "webhooks", ("webhooks", "create")),
+        ("PATCH", "/api/webhooks/3f0c", "webhooks", ("webhooks", "update")),
+        ("DELETE", "/api/webhooks/3f0c", "webhooks", ("webhooks", "delete")),
+        ("POST", "/api/webhooks/3f0c/rotate-secret", "webhooks", ("webhooks", "update")),
+        ("GET", "/api/webhooks/3f0c/deliveries", "webhooks", ("webhooks", "read")),
+        ("POST", "/api/webhooks/3f0c/deliveries/msg_1/resend", "webhooks", ("webhooks", "update")),
     ],
 )
 def test_each_contract_path_is_served_by_its_service_with_credentials(

@@ -15,6 +15,7 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import asyncpg
 
+from services.auth.events import record_event
 from services.auth.oauth import db
 from services.auth.oauth.client_secrets import OAuthHasher, new_code
 from services.auth.oauth.clients import OAuthClient
@@ -29,6 +30,7 @@ from services.auth.oauth.errors import (
 )
 from services.auth.oauth.requests import single_valued
 from services.auth.oauth.scopes import DEFAULT_SCOPE, parse_scope
+from shared.platform_events import AppAuthorized, new_event_id, now_iso
 
 CODE_CHALLENGE = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 MAX_STATE_LENGTH = 500
@@ -172,6 +174,16 @@ async def approve(
     code = new_code()
     async with conn.transaction():
         await db.put_consent(conn, user_id, request.client.client_id, list(request.scopes))
+        await record_event(
+            conn,
+            AppAuthorized(
+                event_id=new_event_id(),
+                occurred_at=now_iso(),
+                client_id=request.client.client_id,
+                user_id=user_id,
+                scopes=list(request.scopes),
+            ),
+        )
         await db.insert_code(
             conn,
             hasher.code(code),

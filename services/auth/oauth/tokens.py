@@ -31,6 +31,7 @@ from services.auth.oauth.errors import InvalidGrant, UnauthorizedClient
 from services.auth.oauth.signing import KeyRing
 from services.auth.permissions import ALL_PERMISSIONS
 from shared.messages import CredentialRevoked
+from shared.platform_events import AppRevoked, new_event_id, now_iso
 
 ACCESS_CREDENTIAL_KIND = "oauth_access"
 
@@ -184,9 +185,12 @@ class TokenService:
 
     async def revoke_user_client(self, conn: asyncpg.Connection, user_id: int, client_id: str, reason: str) -> None:
         async with conn.transaction():
-            await db.delete_consent(conn, user_id, client_id)
+            withdrawn = await db.delete_consent(conn, user_id, client_id)
             revoked = await db.revoke_user_client_tokens(conn, user_id, client_id)
             await self.announce(conn, _pairs(revoked), reason)
+            if withdrawn:
+                event = AppRevoked(event_id=new_event_id(), occurred_at=now_iso(), client_id=client_id, user_id=user_id)
+                await events.record_event(conn, event)
 
     async def revoke_access_token(self, conn: asyncpg.Connection, jti: uuid.UUID, user_id: int | None) -> None:
         async with conn.transaction():

@@ -32,6 +32,8 @@ def sections(user: PanelUser) -> list[Section]:
         found.append(Section("Users", "/panel/users", "Users, their permissions and their API access."))
     if user.can("apps", "read"):
         found.append(Section("Developer Apps", "/panel/apps", "OAuth applications: Client ID and Client Secret."))
+    if user.can("webhooks", "read"):
+        found.append(Section("Webhooks", "/panel/webhooks", "Signed deliveries of platform events, and their log."))
     found.append(
         Section("Authorized Apps", "/panel/authorized-apps", "Applications and api.php tokens using your account.")
     )

@@ -18,6 +18,11 @@
 | GET  /panel/authorized-apps, POST .../revoke     | a signed-in session (one's own authorizations)             |
 | GET, POST /panel/password                        | a signed-in session (and the current password)             |
 | GET, POST /panel/users/{id}/password             | admin                                                      |
+| GET  /panel/webhooks, .../{id}, .../deliveries   | webhooks:read (checked by the webhooks service: own; admin all) |
+| GET  /panel/webhooks/new, POST /panel/webhooks   | webhooks:create                                            |
+| POST /panel/webhooks/{id}, .../rotate-secret     | webhooks:update                                            |
+| POST .../deliveries/{delivery_id}/resend         | webhooks:update                                            |
+| POST /panel/webhooks/{id}/delete                 | webhooks:delete                                            |
 | POST .../apiphp-tokens/{token_id}/revoke         | a signed-in session (one's own api.php tokens)             |
 | GET  /panel/... anything else                    | a signed-in session (an HTML 404 page)                     |
 Every POST carries the session's CSRF token.
@@ -35,6 +40,7 @@ from services.auth.panel import (
     password_pages,
     static_files,
     user_pages,
+    webhook_pages,
 )
 
 
@@ -69,6 +75,15 @@ def add_panel_routes(app: web.Application) -> None:
             web.get("/panel/authorized-apps", authorization_pages.list_authorized_apps),
             web.post("/panel/authorized-apps/{client_id}/revoke", authorization_pages.revoke_authorized_app),
             web.post("/panel/authorized-apps/apiphp-tokens/{token_id}/revoke", authorization_pages.revoke_apiphp_token),
+            web.get("/panel/webhooks", webhook_pages.list_webhooks),
+            web.post("/panel/webhooks", webhook_pages.create_webhook),
+            web.get("/panel/webhooks/new", webhook_pages.new_webhook),
+            web.get("/panel/webhooks/{id}", webhook_pages.edit_webhook),
+            web.post("/panel/webhooks/{id}", webhook_pages.save_webhook),
+            web.post("/panel/webhooks/{id}/delete", webhook_pages.delete_webhook),
+            web.post("/panel/webhooks/{id}/rotate-secret", webhook_pages.rotate_secret),
+            web.get("/panel/webhooks/{id}/deliveries", webhook_pages.deliveries),
+            web.post("/panel/webhooks/{id}/deliveries/{delivery_id}/resend", webhook_pages.resend),
             web.get("/panel/{tail:.*}", home.not_found),
         ]
     )

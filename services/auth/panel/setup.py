@@ -6,6 +6,7 @@ from aiohttp import web
 
 from services.auth.oauth.keys import OAUTH
 from services.auth.panel.routes import add_panel_routes
+from services.auth.panel.webhooks_client import webhooks_client
 
 
 def setup_panel(app: web.Application) -> None:
@@ -14,3 +15,4 @@ def setup_panel(app: web.Application) -> None:
     if OAUTH not in app:
         raise RuntimeError("setup_panel needs the OAuth server: call setup_oauth(app, ...) first")
     add_panel_routes(app)
+    app.cleanup_ctx.append(webhooks_client)

@@ -1,0 +1,1 @@
+"""Examples of using the platform from the outside."""
