@@ -206,9 +206,11 @@ async def webhooks(start_webhooks: Callable[..., Any]) -> TestClient:
 
 
 @pytest.fixture
-def sign(signing_key: str) -> Callable[[Principal], dict[str, str]]:
-    def headers(principal: Principal) -> dict[str, str]:
-        return {PRINCIPAL_HEADER: sign_principal(principal, signing_key.encode(), "webhooks")}
+def sign(signing_key: str) -> Callable[..., dict[str, str]]:
+    """The gateway's signed principal for a backend (the webhooks service unless another is named)."""
+
+    def headers(principal: Principal, audience: str = "webhooks") -> dict[str, str]:
+        return {PRINCIPAL_HEADER: sign_principal(principal, signing_key.encode(), audience)}
 
     return headers
 

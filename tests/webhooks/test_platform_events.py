@@ -43,13 +43,17 @@ async def test_one_import_gives_exactly_one_import_completed_with_its_counts(
     created = await subscribe(
         webhooks, sign(user), receiver.url, ["import.completed", "import.failed", "product.created", "product.updated"]
     )
-    mapper_id = await create_products_mapper(importer, sign(user))
+    mapper_id = await create_products_mapper(importer, sign(user, "importer"))
     prefix = tag()
     first = f"sku;name;price\n{prefix}-1;One;1,00\n{prefix}-2;Two;2,00\n"
-    response = await importer.post("/api/import", data=csv_form(first, "products", mapper_id), headers=sign(user))
+    response = await importer.post(
+        "/api/import", data=csv_form(first, "products", mapper_id), headers=sign(user, "importer")
+    )
     assert (await response.json())["status"] == "completed"
     second = f"sku;name;price\n{prefix}-2;Two again;2,50\n{prefix}-3;Three;3,00\n{prefix}-4;Four;-1\n"
-    response = await importer.post("/api/import", data=csv_form(second, "products", mapper_id), headers=sign(user))
+    response = await importer.post(
+        "/api/import", data=csv_form(second, "products", mapper_id), headers=sign(user, "importer")
+    )
     job = await response.json()
     assert job["status"] == "completed"
 
