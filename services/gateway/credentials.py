@@ -22,6 +22,7 @@ from multidict import CIMultiDictProxy
 
 from services.gateway.routes import CredentialRule
 from shared.errors import BadRequest, Forbidden, Unauthorized
+from shared.verification import VerifyRequest
 
 MAX_CREDENTIAL_LENGTH = 1024
 # A JWT access token carries its rights (RFC 9068 plus `permissions`): an admin's read-write token passes 1 KiB.
@@ -84,13 +85,9 @@ class Credential:
         material = "\x00".join((self.kind, self.username or "", self.secret)).encode()
         return hmac.new(salt, material, hashlib.sha256).digest()
 
-    def verify_request(self, client_ip: str | None) -> dict[str, str | None]:
-        """The body of POST /internal/verify for this credential."""
-        if self.kind == "api_key":
-            return {"kind": "api_key", "key": self.secret, "client_ip": client_ip}
-        if self.kind == "basic":
-            return {"kind": "basic", "username": self.username, "token": self.secret, "client_ip": client_ip}
-        return {"kind": "bearer", "token": self.secret, "client_ip": client_ip}
+    def verify_request(self, client_ip: str | None) -> VerifyRequest:
+        """What POST /internal/verify is asked for this credential."""
+        return VerifyRequest(self.kind, self.secret, self.username, client_ip)
 
     def invalid(self, message: str = "The credential is invalid, expired or revoked") -> InvalidCredential:
         return InvalidCredential(message, headers={"WWW-Authenticate": self.challenge("invalid_token", message)})

@@ -57,7 +57,7 @@ async def test_a_plugged_jwt_verifier_checks_jwts_locally_and_opaque_tokens_stil
     assert gateway.auth.calls == []
     opaque = gateway.auth.bearer(make_principal(credential_kind="oauth_access"))
     assert (await gateway.client.get("/odata/products", headers={"Authorization": f"Bearer {opaque}"})).status == 200
-    assert [call["kind"] for call in gateway.auth.calls] == ["bearer"]
+    assert [call.kind for call in gateway.auth.calls] == ["bearer"]
 
 
 async def test_revocation_events_reach_the_plugged_jwt_verifier(

@@ -24,9 +24,9 @@ from services.auth.apiphp.hashing import ApiPhpHasher, is_well_formed, new_secre
 from services.auth.events import RevocationPublisher
 from services.auth.oauth.scopes import narrow
 from services.auth.permissions import effective_permissions
-from services.auth.verification import Verified
 from shared.messages import CredentialRevoked
 from shared.principal import Principal
+from shared.verification import VerifyAnswer
 
 CODE_TTL_SECONDS = 180  # seed 000: "one-time code for acquiring a token, valid during 3 minutes"
 CREDENTIAL_KIND = "apiphp_token"
@@ -139,7 +139,7 @@ class ApiPhpTokens:
             await self.revoke(conn, publisher, replayed, row["user_id"], "apiphp_code_replayed")
         raise invalid
 
-    async def verify(self, conn: asyncpg.Connection, token: str) -> Verified | None:
+    async def verify(self, conn: asyncpg.Connection, token: str) -> VerifyAnswer | None:
         """The bearer check plugged into services/auth/verification.py: None for anything but a live token."""
         if not is_well_formed(token):
             return None
@@ -167,7 +167,7 @@ class ApiPhpTokens:
         cache_ttl = self._cache_ttl
         if expires_at is not None:
             cache_ttl = max(0, min(cache_ttl, math.floor(expires_at - time.time())))
-        return Verified(principal, cache_ttl)
+        return VerifyAnswer(principal, cache_ttl)
 
     async def list_tokens(
         self, conn: asyncpg.Connection, user_id: int, limit: int, offset: int
