@@ -327,7 +327,8 @@ async def main(argv: list[str] | None = None) -> int:
     )
 
     say("loading demo data (migrations, products in categories, admin user, mappers)")
-    run_step("demo catalog", ["-m", "services.odata.demo", "--products", env.get("DEMO_PRODUCTS", "300")], env)
+    run_step("catalog schema", ["-m", "shared.catalog.migrate"], env)
+    run_step("demo catalog", ["-m", "shared.catalog.demo", "--products", env.get("DEMO_PRODUCTS", "300")], env)
     run_step("admin user", ["-m", "services.auth.cli", "create-admin", "--username", ADMIN, "--if-missing"], env)
     if not await admin_password_matches(database_url, env["ADMIN_PASSWORD"]):
         # Changed on the panel since: kept, but never passed off as the one this launcher holds.

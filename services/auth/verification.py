@@ -20,17 +20,9 @@ from services.auth.crypto import CredentialHasher
 from services.auth.permissions import effective_permissions
 from services.auth.throttle import FailedAttemptThrottle
 from services.auth.usage import UsageRecorder
-from shared.errors import TooManyRequests, Unauthorized
+from shared.errors import InvalidCredential, TooManyRequests
 from shared.principal import Principal
 from shared.verification import VerifyAnswer, VerifyRequest
-
-
-class InvalidCredential(Unauthorized):
-    code = "invalid_credential"
-
-    def __init__(self) -> None:
-        super().__init__("The credential is invalid, expired or revoked")
-
 
 BearerCheck = Callable[[asyncpg.Connection, str], Awaitable[VerifyAnswer | None]]
 """Recognises one family of opaque bearer tokens (api.php tokens, OAuth opaque tokens): the answer, or None when the

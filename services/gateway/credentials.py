@@ -20,41 +20,23 @@ from urllib.parse import unquote_plus
 from aiohttp import web
 from multidict import CIMultiDictProxy
 
+from services.gateway.challenges import BASIC_CHALLENGE, bearer_challenge
+from services.gateway.jwt_verifier import looks_like_jwt
 from services.gateway.routes import CredentialRule
-from shared.errors import BadRequest, Forbidden, Unauthorized
+from shared.errors import BadRequest, Forbidden, InvalidCredential, Unauthorized
 from shared.verification import VerifyRequest
 
 MAX_CREDENTIAL_LENGTH = 1024
 # A JWT access token carries its rights (RFC 9068 plus `permissions`): an admin's read-write token passes 1 KiB.
 MAX_JWT_LENGTH = 8192
 MAX_USERNAME_LENGTH = 256
-BASIC_CHALLENGE = 'Basic realm="api", charset="UTF-8"'
 # RFC 6750 section 2.1: b64token syntax.
 _BEARER_TOKEN = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 _PRINTABLE = re.compile(r"^[\x21-\x7e]+$")
 
 
-def _quoted(text: str) -> str:
-    return text.replace("\\", "").replace('"', "'")
-
-
-def bearer_challenge(error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
-    params = ['realm="api"']
-    if error:
-        params.append(f'error="{error}"')
-    if description:
-        params.append(f'error_description="{_quoted(description)}"')
-    if scope:
-        params.append(f'scope="{scope}"')
-    return "Bearer " + ", ".join(params)
-
-
 class MissingCredential(Unauthorized):
     code = "missing_credential"
-
-
-class InvalidCredential(Unauthorized):
-    code = "invalid_credential"
 
 
 class InsufficientPermission(Forbidden):
@@ -89,7 +71,7 @@ class Credential:
         """What POST /internal/verify is asked for this credential."""
         return VerifyRequest(self.kind, self.secret, self.username, client_ip)
 
-    def invalid(self, message: str = "The credential is invalid, expired or revoked") -> InvalidCredential:
+    def invalid(self, message: str = InvalidCredential.DEFAULT_MESSAGE) -> InvalidCredential:
         return InvalidCredential(message, headers={"WWW-Authenticate": self.challenge("invalid_token", message)})
 
     def challenge(self, error: str | None = None, description: str | None = None) -> str:
@@ -190,7 +172,7 @@ def read_credential(
         raise _malformed_bearer("The access token is malformed")
     else:
         credential = Credential("bearer", value)
-    if not (credential.is_bearer and credential.secret.count(".") == 2):
+    if not (credential.is_bearer and looks_like_jwt(credential.secret)):
         _check_length(value, MAX_CREDENTIAL_LENGTH)
     return credential
 

@@ -14,6 +14,7 @@ from functools import lru_cache
 
 from aiohttp import web
 
+from services.gateway.challenges import bearer_challenge
 from shared import apiphp_format
 from shared.errors import ApiError, MethodNotAllowed, NotFound, error_response
 
@@ -34,7 +35,7 @@ def apiphp_envelope(error: ApiError, request: web.BaseRequest) -> web.StreamResp
         status, code, description = 400, apiphp_format.INVALID_REQUEST, "Required parameter is missing: access_token"
     elif status == 401:
         code, description = apiphp_format.INVALID_TOKEN, "Invalid access token"
-        headers["WWW-Authenticate"] = 'Bearer realm="api", error="invalid_token"'
+        headers["WWW-Authenticate"] = bearer_challenge("invalid_token")
     elif status in (400, 405, 413, 415):
         code, description = apiphp_format.INVALID_REQUEST, error.message
     elif status == 403:

@@ -22,6 +22,7 @@ import aiohttp
 from services.gateway.breaker import AuthBreaker
 from services.gateway.cache import PrincipalCache
 from services.gateway.credentials import Credential
+from services.gateway.jwt_verifier import looks_like_jwt
 from shared.errors import ApiError, ServiceUnavailable, TooManyRequests
 from shared.messages import CredentialRevoked
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
@@ -42,11 +43,6 @@ class JwtVerifier(Protocol):
     async def verify(self, token: str) -> Principal: ...
 
     def handle_revocation(self, event: CredentialRevoked) -> None: ...
-
-
-def looks_like_jwt(token: str) -> bool:
-    """A compact JWS: three parts, the first the base64url of a JSON object (so it starts with "eyJ")."""
-    return token.count(".") == 2 and token.startswith("eyJ")
 
 
 def auth_unavailable(retry_after: str = AUTH_UNAVAILABLE_RETRY_AFTER) -> ServiceUnavailable:

@@ -17,7 +17,7 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from services.gateway.app import create_app
 from services.gateway.config import Config
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Forbidden, InvalidCredential
 from shared.principal import PRINCIPAL_HEADER, Principal, verify_principal
 from shared.verification import VerifyAnswer, VerifyRequest
 
@@ -100,8 +100,8 @@ class AuthStub:
         else:
             lookup = (verify_request.kind, verify_request.secret)
         if lookup not in self.known:
-            error = Unauthorized("The credential is invalid, expired or revoked")
-            return web.json_response({"error": {"code": "invalid_credential", "message": error.message}}, status=401)
+            error = InvalidCredential()
+            return web.json_response(error.body(), status=error.status)
         return web.json_response(self.known[lookup].to_dict())
 
 

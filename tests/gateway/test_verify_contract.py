@@ -17,9 +17,9 @@ from services.auth.app import create_app as create_auth
 from services.auth.config import Config as AuthConfig
 from services.auth.context import operator_principal
 from services.auth.keys import POOL
-from services.gateway.credentials import Credential, InvalidCredential
+from services.gateway.credentials import Credential
 from services.gateway.verification import AuthClient
-from shared.errors import TooManyRequests
+from shared.errors import InvalidCredential, TooManyRequests
 from tests.auth.conftest import Auth
 
 

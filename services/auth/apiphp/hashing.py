@@ -12,15 +12,10 @@ import hmac
 import re
 import secrets
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from services.auth.crypto import derive_key
 
 SECRET_HEX_LENGTH = 32
 _SECRET = re.compile(r"^[0-9a-f]{32}$")
-
-
-def _derive(pepper: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(pepper)
 
 
 def new_secret() -> str:
@@ -34,8 +29,8 @@ def is_well_formed(value: str) -> bool:
 
 class ApiPhpHasher:
     def __init__(self, pepper: bytes) -> None:
-        self._code = _derive(pepper, b"platform auth: api.php code lookup v1")
-        self._token = _derive(pepper, b"platform auth: api.php token lookup v1")
+        self._code = derive_key(pepper, b"platform auth: api.php code lookup v1")
+        self._token = derive_key(pepper, b"platform auth: api.php token lookup v1")
 
     def code(self, code: str) -> bytes:
         return hmac.new(self._code, code.encode(), hashlib.sha256).digest()
