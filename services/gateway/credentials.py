@@ -1,4 +1,5 @@
-"""Reading the client's credential from a request: X-API-Key, Authorization Basic or Bearer.
+"""Reading the client's credential from a request's headers and query: X-API-Key, Authorization Basic or Bearer
+(api.php's token in a form body is services/gateway/apiphp.py's).
 
 Failures are 401 with the challenge the client expects (RFC 7617 Basic, RFC 6750 Bearer); two different
 credentials in one request are a 400, because guessing which one the client meant could grant the wrong rights.
@@ -6,25 +7,26 @@ credentials in one request are a 400, because guessing which one the client mean
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import email.message
 import hashlib
 import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
+from typing import TYPE_CHECKING
 
-from aiohttp import web
 from multidict import CIMultiDictProxy
 
 from services.gateway.challenges import BASIC_CHALLENGE, bearer_challenge
 from services.gateway.jwt_verifier import looks_like_jwt
-from services.gateway.routes import CredentialRule
 from shared.errors import BadRequest, Forbidden, InvalidCredential, Unauthorized
 from shared.verification import VerifyRequest
+
+if TYPE_CHECKING:
+    # Only annotated here: the route table builds its api.php rules from services/gateway/apiphp.py, which reads
+    # its credential through this module.
+    from services.gateway.routes import CredentialRule
 
 MAX_CREDENTIAL_LENGTH = 1024
 # A JWT access token carries its rights (RFC 9068 plus `permissions`): an admin's read-write token passes 1 KiB.
@@ -182,97 +184,3 @@ def _check_length(value: str, limit: int) -> None:
         raise InvalidCredential(
             f"The credential is longer than {limit} characters", headers={"WWW-Authenticate": BASIC_CHALLENGE}
         )
-
-
-# ---- api.php: a bearer token in a POST form field ------------------------------------------------------------
-
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-MAX_FORM_CREDENTIAL_BYTES = 64 * 1024
-_PART_NAME = re.compile(r';\s*name="([^"]*)"', re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class BufferedForm:
-    """A small form body read for its credential field: the token, and the body to forward without that field."""
-
-    token: str | None
-    body: bytes
-
-    def __repr__(self) -> str:
-        return f"BufferedForm(bytes={len(self.body)}, token={'<set>' if self.token else None})"
-
-
-BUFFERED_FORM = web.RequestKey("gateway_buffered_form", BufferedForm)
-
-
-def _one_token(values: list[str], field: str) -> str | None:
-    if len(values) > 1:
-        raise AmbiguousCredentials(f"Send the {field} form field once")
-    return values[0] if values else None
-
-
-def strip_urlencoded(raw: bytes, field: str) -> BufferedForm:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequest("The form body is not valid UTF-8") from None
-    kept: list[str] = []
-    tokens: list[str] = []
-    for part in text.split("&"):
-        name, _, value = part.partition("=")
-        if unquote_plus(name) == field:
-            tokens.append(unquote_plus(value))
-        elif part:
-            kept.append(part)
-    return BufferedForm(_one_token(tokens, field), "&".join(kept).encode())
-
-
-def strip_multipart(raw: bytes, content_type: str, field: str) -> BufferedForm:
-    """Removes the field's part byte-exactly, leaving every other part (files included) as sent."""
-    header = email.message.Message()
-    header["Content-Type"] = content_type
-    boundary = header.get_param("boundary")
-    if not isinstance(boundary, str) or not boundary or len(boundary) > 200:
-        raise BadRequest("The multipart body has no boundary")
-    delimiter = b"--" + boundary.encode("latin-1")
-    segments = raw.split(delimiter)
-    kept = [segments[0]]
-    tokens: list[str] = []
-    for segment in segments[1:]:
-        head_end = segment.find(b"\r\n\r\n")
-        if segment.startswith(b"--") or head_end < 0:
-            kept.append(segment)
-            continue
-        headers = segment[:head_end].decode("latin-1")
-        disposition = next(
-            (line for line in headers.split("\r\n") if line.lower().startswith("content-disposition:")), ""
-        )
-        name = _PART_NAME.search(disposition)
-        if name is None or name.group(1) != field:
-            kept.append(segment)
-            continue
-        value = segment[head_end + 4 :].removesuffix(b"\r\n")
-        try:
-            tokens.append(value.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise BadRequest(f"The {field} form field is not valid UTF-8") from None
-    return BufferedForm(_one_token(tokens, field), delimiter.join(kept))
-
-
-async def read_form_credential(request: web.Request, field: str, timeout: float) -> BufferedForm | None:
-    """The body of a small form POST, read whole (at most MAX_FORM_CREDENTIAL_BYTES, declared up front) so its
-    credential field can be found; None for anything else, which streams on untouched (a larger upload must carry
-    its token in the Authorization header or the query)."""
-    if request.method != "POST" or request.content_type not in FORM_TYPES:
-        return None
-    declared = request.headers.get("Content-Length", "")
-    if not declared.isdigit() or len(declared) > 18 or int(declared) > MAX_FORM_CREDENTIAL_BYTES:
-        return None
-    try:
-        async with asyncio.timeout(timeout):
-            raw = await request.read()
-    except TimeoutError:
-        raise BadRequest(f"The request body stalled for more than {timeout:g} s") from None
-    if request.content_type == FORM_TYPES[0]:
-        return strip_urlencoded(raw, field)
-    return strip_multipart(raw, request.headers.get("Content-Type", ""), field)

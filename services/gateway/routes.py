@@ -14,8 +14,7 @@ from functools import lru_cache
 
 from aiohttp import web
 
-from services.gateway.challenges import bearer_challenge
-from shared import apiphp_format
+from services.gateway.apiphp import apiphp_envelope
 from shared.errors import ApiError, MethodNotAllowed, NotFound, error_response
 
 ErrorEnvelope = Callable[[ApiError, web.BaseRequest], web.StreamResponse]
@@ -26,30 +25,6 @@ def json_envelope(error: ApiError, request: web.BaseRequest) -> web.StreamRespon
     return error_response(error)
 
 
-def apiphp_envelope(error: ApiError, request: web.BaseRequest) -> web.StreamResponse:
-    """Seed 000's {"error": CODE, "error_description": TEXT}, in the client's format=json|xml, with Webasyst's
-    statuses: a missing token 400 invalid_request, an unknown or revoked one 401 invalid_token, 403 access_denied."""
-    headers = {name: value for name, value in error.headers.items() if name.lower() != "www-authenticate"}
-    status = error.status
-    if error.code == "missing_credential":
-        status, code, description = 400, apiphp_format.INVALID_REQUEST, "Required parameter is missing: access_token"
-    elif status == 401:
-        code, description = apiphp_format.INVALID_TOKEN, "Invalid access token"
-        headers["WWW-Authenticate"] = bearer_challenge("invalid_token")
-    elif status in (400, 405, 413, 415):
-        code, description = apiphp_format.INVALID_REQUEST, error.message
-    elif status == 403:
-        code, description = apiphp_format.ACCESS_DENIED, error.message
-    elif status == 404:
-        code, description = apiphp_format.INVALID_METHOD, error.message
-    else:
-        code, description = error.code, error.message
-    body, content_type = apiphp_format.render(
-        apiphp_format.error_body(code, description), apiphp_format.format_or_default(request.query.get("format"))
-    )
-    return web.Response(status=status, body=body, content_type=content_type, charset="utf-8", headers=headers)
-
-
 @dataclass(frozen=True)
 class CredentialRule:
     """Where a route's clients may put their credential.
@@ -57,7 +32,7 @@ class CredentialRule:
     headers: X-API-Key or Authorization (Basic, Bearer), the rule for every route today.
     query_parameter: a query parameter holding a bearer token (api.php's access_token), for its own routes only.
     form_field: a field of a small urlencoded or multipart POST body holding a bearer token (api.php's
-        access_token); the gateway buffers such a body only up to credentials.MAX_FORM_CREDENTIAL_BYTES and
+        access_token); the gateway buffers such a body only up to apiphp.MAX_FORM_CREDENTIAL_BYTES and
         forwards it without the field.
     """
 

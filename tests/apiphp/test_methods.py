@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 import aiohttp
 import pytest
 
-from services.gateway.credentials import MAX_FORM_CREDENTIAL_BYTES
+from services.gateway.apiphp import MAX_FORM_CREDENTIAL_BYTES
 from tests.apiphp.conftest import ApiPhpPlatform
 
 
