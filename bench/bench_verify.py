@@ -1,4 +1,4 @@
-"""Verification benchmark (issue 3): a credential verified from the gateway's cache against one verified by the
+"""Verification benchmark: a credential verified from the gateway's cache against one verified by the
 auth service (keyed hash, database look-up), for an API key and for Basic (username + API token).
 
 Rows, per credential kind, side by side in interleaved rounds:

@@ -1,6 +1,6 @@
 """Keyed hashes for look-up and authenticated encryption for display.
 
-Why an API token is stored twice (seed 002 shows the current token to an admin in an input box):
+Why an API token is stored twice (the Users area shows the current token to an admin in an input box):
 - the keyed hash (HMAC-SHA256 under SECRET_PEPPER) is what verification compares against, in constant time, on
   every request; it never needs the encryption key, and a stolen database alone yields nothing usable;
 - the AES-GCM ciphertext (key derived with HKDF from ENCRYPTION_KEY) exists only so the panel can display the

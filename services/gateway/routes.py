@@ -82,7 +82,7 @@ APIPHP_CREDENTIALS = CredentialRule(headers=True, query_parameter="access_token"
 
 
 def apiphp(methods: str, pattern: str, upstream: str, *, is_public: bool = False) -> RouteRule:
-    """An api.php route (seed 000): access_token in the query, a POST field or a Bearer header; api.php errors."""
+    """An api.php route (docs/apiphp.md): access_token in the query, a POST field or a Bearer header; api.php errors."""
     return RouteRule(
         _methods(methods),
         pattern,
@@ -134,7 +134,7 @@ ROUTES: tuple[RouteRule, ...] = (
     public("GET POST", "/panel/**", "auth", cors=False),
     public("GET", "/.well-known/jwks.json", "auth", carries_secrets=False),
     public("GET", "/.well-known/oauth-authorization-server", "auth", carries_secrets=False),
-    # The Webasyst-compatible api.php access point (seed 000): the token flow at auth, the methods at odata (which
+    # The Webasyst-compatible api.php access point (docs/apiphp.md): the token flow at auth, the methods at odata (which
     # checks the token's app scope and the user's read permission per method).
     apiphp("GET POST", "/api.php/auth", "auth", is_public=True),
     apiphp("POST", "/api.php/token", "auth", is_public=True),

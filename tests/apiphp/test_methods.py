@@ -1,4 +1,4 @@
-"""Seed 000, part 2: calling api.php methods through the gateway with the token in each place it may travel."""
+"""api.php, part 2: calling api.php methods through the gateway with the token in each place it may travel."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""Seed 002's Users area in a real browser: "Enable the API?", "Regenerate API Token", Save, and permissions."""
+"""The Users area (docs/api-keys-and-basic.md) in a real browser: "Enable the API?", "Regenerate API Token", Save,
+and permissions."""
 
 from __future__ import annotations
 

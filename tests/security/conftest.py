@@ -184,7 +184,7 @@ class Stack:
         return str(answer.json()["access_token"])
 
     async def apiphp_token(self, user: User, client_id: str = "com.example.shopsync") -> str:
-        """Seed 000's flow: the user allows on the access page, the client exchanges the code."""
+        """api.php's flow: the user allows on the access page, the client exchanges the code."""
         params = {
             "response_type": "code",
             "client_id": client_id,

@@ -1,6 +1,6 @@
 """How api.php codes and access tokens are made and hashed.
 
-A token looks like Webasyst's (seed 000: "b936356100e3883cabf59abed991d03d", 32 hex digits: 128 random bits); a code
+A token looks like Webasyst's ("b936356100e3883cabf59abed991d03d", 32 hex digits: 128 random bits); a code
 the same. Both are stored only as HMAC-SHA256 under their own sub-keys of SECRET_PEPPER (the auth service's pepper),
 so a copy of the database alone is no credential, and a code's hash never matches a token's.
 """

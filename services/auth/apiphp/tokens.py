@@ -1,6 +1,6 @@
 """api.php codes and tokens: issuing, exchanging (POST /api.php/token), verifying for the gateway, listing, revoking.
 
-Token lifetime is not limited (seed 000) unless the operator sets APIPHP_TOKEN_TTL, so revocation is what ends a
+Token lifetime is not limited (as Webasyst's) unless the operator sets APIPHP_TOKEN_TTL, so revocation is what ends a
 token: the owner revokes it (or the token revokes itself at /api.php/revoke, as in Webasyst), and every gateway drops
 its cached principal on the CredentialRevoked event. A token's rights are computed at each verification: its user's
 current permissions narrowed by its apps (services/auth/oauth/scopes.py), so a permission removed from the user is
@@ -28,7 +28,7 @@ from shared.messages import CredentialRevoked
 from shared.principal import Principal
 from shared.verification import VerifyAnswer
 
-CODE_TTL_SECONDS = 180  # seed 000: "one-time code for acquiring a token, valid during 3 minutes"
+CODE_TTL_SECONDS = 180  # Webasyst's one-time code is valid for 3 minutes
 CREDENTIAL_KIND = "apiphp_token"
 GRANT_TYPE = "authorization_code"
 
@@ -60,7 +60,7 @@ MAX_FIELD_LENGTH = 2000
 
 
 def parse_token_request(form: dict[str, str], redirect_uri: str | None) -> TokenRequest:
-    """Seed 000: POST fields code, client_id, grant_type=authorization_code; redirect_uri in the query string."""
+    """Webasyst's POST fields code, client_id, grant_type=authorization_code; redirect_uri in the query string."""
     for name in ("code", "client_id", "grant_type"):
         value = form.get(name, "")
         if not value:

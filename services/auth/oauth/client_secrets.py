@@ -3,13 +3,13 @@
 Every bearer value is stored as a keyed hash (HMAC-SHA256 under a sub-key of SECRET_PEPPER, one per kind), so a copy
 of the database alone is no credential, and look-ups compare in constant time.
 
-The client secret is also stored encrypted, because seed 001 has developers "copy your Client ID and Client Secret
+The client secret is also stored encrypted, because developers "copy your Client ID and Client Secret
 from the application settings" at any time. The encryption key is split knowledge: HKDF over the server's
 ENCRYPTION_KEY together with a random 256-bit key of the owning developer kept in the database
 (auth.oauth_developers). The database alone lacks the server half; the server configuration alone lacks the
 per-user half; both are needed to read a secret.
 
-Why AES-256-GCM and not the seed's AES-256-CBC: CBC only hides the plaintext. It does not detect tampering, so a
+Why AES-256-GCM and not AES-256-CBC (docs/oauth.md): CBC only hides the plaintext. It does not detect tampering, so a
 ciphertext can be altered (bit flips in the previous block change the decrypted secret predictably) and padding
 errors give padding-oracle attacks. GCM is authenticated encryption: any change to the ciphertext, or a ciphertext
 copied onto another client (the client id is bound as associated data), fails to decrypt instead of yielding a
