@@ -138,11 +138,10 @@ def _single(headers: CIMultiDictProxy[str], name: str) -> str | None:
     return values[0] if values else None
 
 
-def read_credential(
-    headers: CIMultiDictProxy[str], query: Mapping[str, str], rule: CredentialRule, form_token: str | None = None
-) -> Credential:
-    """The one credential of a request, or MissingCredential / InvalidCredential / AmbiguousCredentials.
-    form_token: the rule's form field, as read_form_credential found it."""
+def _sent_credentials(
+    headers: CIMultiDictProxy[str], query: Mapping[str, str], rule: CredentialRule, form_token: str | None
+) -> list[tuple[str, str]]:
+    """Every place the rule allows that holds a credential: (where, value)."""
     found: list[tuple[str, str]] = []
     if rule.headers:
         for name in ("X-API-Key", "Authorization"):
@@ -153,6 +152,28 @@ def read_credential(
         found.append((rule.query_parameter, query[rule.query_parameter]))
     if rule.form_field and form_token is not None:
         found.append((f"{rule.form_field} form field", form_token))
+    return found
+
+
+def _parse_credential(name: str, value: str) -> Credential:
+    if name == "X-API-Key":
+        key = value.strip()
+        if not key or not _PRINTABLE.match(key):
+            raise _malformed_basic("The X-API-Key header is malformed")
+        return Credential("api_key", key)
+    if name == "Authorization":
+        return parse_authorization(value)
+    if not _BEARER_TOKEN.match(value):
+        raise _malformed_bearer("The access token is malformed")
+    return Credential("bearer", value)
+
+
+def read_credential(
+    headers: CIMultiDictProxy[str], query: Mapping[str, str], rule: CredentialRule, form_token: str | None = None
+) -> Credential:
+    """The one credential of a request, or MissingCredential / InvalidCredential / AmbiguousCredentials.
+    form_token: the rule's form field, as read_form_credential found it."""
+    found = _sent_credentials(headers, query, rule, form_token)
     if len(found) > 1:
         names = " and ".join(name for name, _ in found)
         raise AmbiguousCredentials(f"The request carries two credentials ({names}); send exactly one")
@@ -163,17 +184,7 @@ def read_credential(
         )
     name, value = found[0]
     _check_length(value, MAX_JWT_LENGTH)
-    if name == "X-API-Key":
-        key = value.strip()
-        if not key or not _PRINTABLE.match(key):
-            raise _malformed_basic("The X-API-Key header is malformed")
-        credential = Credential("api_key", key)
-    elif name == "Authorization":
-        credential = parse_authorization(value)
-    elif not _BEARER_TOKEN.match(value):
-        raise _malformed_bearer("The access token is malformed")
-    else:
-        credential = Credential("bearer", value)
+    credential = _parse_credential(name, value)
     if not (credential.is_bearer and looks_like_jwt(credential.secret)):
         _check_length(value, MAX_CREDENTIAL_LENGTH)
     return credential

@@ -18,10 +18,10 @@ from dataclasses import dataclass
 import asyncpg
 
 from services.importer import db, staging
-from services.importer.csvstream import CsvFormatError, read_records
-from services.importer.entities import import_entity
-from services.importer.mappers import InvalidMapper, parse_definition
-from services.importer.planning import JobFailed, RowErrors, convert_record, plan_layout
+from services.importer.csvstream import CsvFormatError, Record, read_records
+from services.importer.entities import ImportEntity, import_entity
+from services.importer.mappers import InvalidMapper, MapperDefinition, parse_definition
+from services.importer.planning import JobFailed, Layout, RowErrors, convert_record, plan_layout
 from services.importer.writing import CatalogWriter
 
 log = logging.getLogger(__name__)
@@ -87,17 +87,45 @@ async def _record_failure(
     return _outcome(job)
 
 
-async def _import(
-    conn: asyncpg.Connection, pool: asyncpg.Pool, job: asyncpg.Record, batch_rows: int, progress: Progress
-) -> JobOutcome:
-    job_id: uuid.UUID = job["id"]
+def _job_definition(job: asyncpg.Record) -> tuple[ImportEntity, MapperDefinition]:
+    """The job's entity and its mapper as stored with the job; a job whose mapper no longer holds fails whole."""
     entity = import_entity(job["entity"])
     if entity is None:
         raise JobFailed(f"unknown entity {job['entity']!r}")
     try:
-        definition = parse_definition(entity, job["mapper_definition"])
+        return entity, parse_definition(entity, job["mapper_definition"])
     except InvalidMapper as error:
         raise JobFailed(f"the mapper is invalid: {error.message}") from None
+
+
+def _header_layout(definition: MapperDefinition, batch: list[Record]) -> tuple[Layout, list[Record]]:
+    """The layout the first batch's header row gives, and that batch's data rows."""
+    header, rows = batch[0], batch[1:]
+    if header.cells is None:
+        raise JobFailed(f"the header row is not valid CSV: {header.problem}")
+    return plan_layout(definition, header.cells), rows
+
+
+async def _open_writer(
+    conn: asyncpg.Connection,
+    entity: ImportEntity,
+    definition: MapperDefinition,
+    layout: Layout,
+    errors: RowErrors,
+    all_or_nothing: bool,
+) -> CatalogWriter:
+    await staging.create_stage(conn, layout.fields)
+    writer = CatalogWriter(conn, entity, list(layout.fields), definition.key, errors, all_or_nothing)
+    if definition.update_only:
+        writer.update_only(next(rule.label for rule in definition.columns if rule.field.name == definition.key))
+    return writer
+
+
+async def _import(
+    conn: asyncpg.Connection, pool: asyncpg.Pool, job: asyncpg.Record, batch_rows: int, progress: Progress
+) -> JobOutcome:
+    job_id: uuid.UUID = job["id"]
+    entity, definition = _job_definition(job)
     errors = RowErrors()
     all_or_nothing = job["policy"] == "all_or_nothing"
     layout = None if definition.header else plan_layout(definition, None)
@@ -118,17 +146,9 @@ async def _import(
         ):
             async for batch in batches:
                 if layout is None:
-                    header, batch = batch[0], batch[1:]
-                    if header.cells is None:
-                        raise JobFailed(f"the header row is not valid CSV: {header.problem}")
-                    layout = plan_layout(definition, header.cells)
+                    layout, batch = _header_layout(definition, batch)
                 if writer is None:
-                    await staging.create_stage(conn, layout.fields)
-                    writer = CatalogWriter(conn, entity, list(layout.fields), definition.key, errors, all_or_nothing)
-                    if definition.update_only:
-                        writer.update_only(
-                            next(rule.label for rule in definition.columns if rule.field.name == definition.key)
-                        )
+                    writer = await _open_writer(conn, entity, definition, layout, errors, all_or_nothing)
                 # Parsed and converted while PostgreSQL still writes the previous batch.
                 rows = [row for record in batch if (row := convert_record(layout, record, errors)) is not None]
                 rows_total += len(batch)
