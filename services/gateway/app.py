@@ -181,7 +181,11 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(http_clients)
     app.cleanup_ctx.append(revocation_events)
     app.cleanup_ctx.append(revocation_state)
-    add_health_routes(app, {"rabbitmq": rabbitmq_ready, "auth": auth_ready, "revocations": revocations_ready})
+    # An auth outage degrades the gateway (verified principals keep working, see breaker.py) rather than taking every
+    # replica out of its load balancer.
+    add_health_routes(
+        app, {"rabbitmq": rabbitmq_ready, "revocations": revocations_ready}, degrading={"auth": auth_ready}
+    )
     app.router.add_get("/openapi.json", serve_openapi)
     app.router.add_get("/docs", serve_docs)
     app.router.add_route("*", "/{path:.*}", front_door)
