@@ -1,4 +1,4 @@
-"""Gateway benchmark (issue 5): what the front door costs, and how fast a revocation reaches it.
+"""Gateway benchmark: what the front door costs, and how fast a revocation reaches it.
 
 Side by side in one run, the same request GET /odata/products?$top=10 at the same concurrency through
   (a) a bare aiohttp reverse proxy (below, ~40 lines: forwards to the odata service with a signed principal),

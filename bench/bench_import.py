@@ -1,4 +1,4 @@
-"""Import benchmark (issue 7): a large products CSV, from upload to committed rows, beside `psql \\copy`.
+"""Import benchmark: a large products CSV, from upload to committed rows, beside `psql \\copy`.
 
 Side by side in one run, the same generated file:
   (a) `psql \\copy` into a table shaped like catalog.products (same columns, constraints and indexes): the

@@ -269,31 +269,41 @@ async def measure(args: argparse.Namespace) -> None:
     print(f"bench_odata: done; {machine_note()}")
 
 
-async def measure_scenario(
-    args: argparse.Namespace, scenario: Scenario, pool: asyncpg.Pool, odata: Service, hand: Service, key: bytes
-) -> None:
-    expected = await scenario.hand(pool)
+def scenario_calls(scenario: Scenario, odata: Service, hand: Service, key: bytes) -> dict[str, Call]:
+    """The HTTP variants of one scenario, by label: hand SQL behind aiohttp, OData, and the Query API if it has one."""
+    found = {
+        "(2) hand SQL behind bare aiohttp": Call("GET", f"{hand.url}/hand/{scenario.name}"),
+        f"(3) OData {scenario.name}": Call("GET", odata.url + scenario.odata, signed(key)),
+    }
+    if scenario.query_api:
+        found["(4) Query API POST /api/query"] = Call(
+            "POST", f"{odata.url}/api/query", signed(key), {"query": QUERY_DOCUMENT}
+        )
+    return found
 
-    def calls() -> dict[str, Call]:
-        found = {
-            "(2) hand SQL behind bare aiohttp": Call("GET", f"{hand.url}/hand/{scenario.name}"),
-            f"(3) OData {scenario.name}": Call("GET", odata.url + scenario.odata, signed(key)),
-        }
-        if scenario.query_api:
-            found["(4) Query API POST /api/query"] = Call(
-                "POST", f"{odata.url}/api/query", signed(key), {"query": QUERY_DOCUMENT}
-            )
-        return found
 
+async def check_same_answers(scenario: Scenario, expected: list[dict[str, object]], calls: dict[str, Call]) -> None:
+    """Every variant answers the same entities (and expanded items) as the hand-written SQL, before anything is
+    timed."""
     async with aiohttp.ClientSession() as session:
-        # Every variant answers the same entities (and expanded items) before anything is timed.
-        for label, call in calls().items():
+        for label, call in calls.items():
             answer = await fetch(session, call.method, call.url, headers=call.headers, json=call.json)
             got = answer.get("value") or answer.get("products")
             if shape(got) != shape(expected):
                 raise BenchError(f"{scenario.name}: {label} answered other entities than the hand-written SQL")
     if len(expected) != 100:
         raise BenchError(f"{scenario.name}: the query matched {len(expected)} entities, not 100: load more --products")
+
+
+async def measure_scenario(
+    args: argparse.Namespace, scenario: Scenario, pool: asyncpg.Pool, odata: Service, hand: Service, key: bytes
+) -> None:
+    expected = await scenario.hand(pool)
+
+    def calls() -> dict[str, Call]:
+        return scenario_calls(scenario, odata, hand, key)
+
+    await check_same_answers(scenario, expected, calls())
 
     labels = ["(1) hand SQL, asyncpg in process", *calls()]
     totals = {label: LoadResult(label) for label in labels}

@@ -1,4 +1,4 @@
-"""Verification benchmark (issue 3): a credential verified from the gateway's cache against one verified by the
+"""Verification benchmark: a credential verified from the gateway's cache against one verified by the
 auth service (keyed hash, database look-up), for an API key and for Basic (username + API token).
 
 Rows, per credential kind, side by side in interleaved rounds:
@@ -65,7 +65,7 @@ async def cache_hits(auth: Service, signing_key: bytes, credential: Credential, 
 
 def verify_call(auth: Service, signing_key: bytes, credential: Credential) -> Call:
     headers = {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), signing_key, "auth")}
-    return Call("POST", f"{auth.url}/internal/verify", headers, credential.verify_request(LOOPBACK))
+    return Call("POST", f"{auth.url}/internal/verify", headers, credential.verify_request(LOOPBACK).to_dict())
 
 
 async def measure(args: argparse.Namespace) -> None:

@@ -316,6 +316,8 @@ class Platform:
 
     async def __aenter__(self) -> Platform:
         await _admin_sql(f'CREATE DATABASE "{self.database_name}"')
+        # The catalog's migration step, as a deployment runs it before the services that wait for it.
+        self.cli("shared.catalog.migrate")
         return self
 
     async def __aexit__(self, exc_type: type[BaseException] | None, *exc: object) -> None:
@@ -406,7 +408,7 @@ class Platform:
     # Operators' first steps, through the real CLIs.
 
     def load_demo_data(self, products: int) -> str:
-        return self.cli("services.odata.demo", "--products", str(products))
+        return self.cli("shared.catalog.demo", "--products", str(products))
 
     def create_admin_key(self) -> str:
         """An admin user (created once) and a fresh API key of theirs."""

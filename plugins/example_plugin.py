@@ -1,4 +1,4 @@
-"""An example plugin (seed 001, plugin authorization): reads the credentials the runner injected, gets a token with
+"""An example plugin (docs/oauth.md, plugin authorization): reads the credentials the runner injected, gets a token with
 the client-credentials grant, and calls the Query API (or, where that is not deployed, the OData API).
 
     python -m services.auth.oauth.plugin_runner --plugin example -- python plugins/example_plugin.py
@@ -21,7 +21,7 @@ TIMEOUT_SECONDS = 10
 
 
 class PluginApiClient:
-    """The seed's PluginApiClient: authenticate once, re-authenticate when the token is about to expire."""
+    """A plugin's API client: authenticate once, re-authenticate when the token is about to expire."""
 
     def __init__(self, client_id: str, client_secret: str, api_base_url: str) -> None:
         if urllib.parse.urlsplit(api_base_url).scheme not in ("http", "https"):

@@ -1,5 +1,5 @@
-"""The wire format of the Webasyst-compatible api.php access point (seed 000), spoken by three services: the gateway
-(its own refusals on api.php routes), the auth service (/api.php/token) and the odata service (the API methods).
+"""The wire format of the Webasyst-compatible api.php access point (docs/apiphp.md), spoken by three services: the
+gateway (its own refusals on api.php routes), the auth service (/api.php/token) and the odata service (the API methods).
 
 FORMAT is json (the default) or xml. Errors are {"error": CODE, "error_description": TEXT}; the XML form of any answer
 is a <response> document mirroring the JSON the way Webasyst's waAPIDecoratorXML does: a key becomes an element, a
@@ -23,12 +23,12 @@ _XML_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_.-]{0,99}$")
 # Characters XML 1.0 cannot carry at all, even escaped.
 _NOT_XML = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
-# The error codes of seed 000 and the HTTP status each is answered with.
+# api.php's error codes and the HTTP status each is answered with.
 INVALID_REQUEST = "invalid_request"
 ACCESS_DENIED = "access_denied"
 INVALID_METHOD = "invalid_method"
 INVALID_TOKEN = "invalid_token"  # noqa: S105 (an error code, not a secret)
-# Webasyst's framework codes beyond the seed's list (waAPIController, waAPIMethod).
+# Webasyst's framework codes beyond its documented list (waAPIController, waAPIMethod).
 TOKEN_REQUIRED = "token_required"  # noqa: S105 (an error code, not a secret)
 APP_NOT_INSTALLED = "app_not_installed"
 INVALID_PARAM = "invalid_param"

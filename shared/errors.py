@@ -49,6 +49,19 @@ class Unauthorized(ApiError):
     code = "unauthorized"
 
 
+class InvalidCredential(Unauthorized):
+    """A credential that is unknown, wrong, expired, revoked or malformed: one answer for all of them, so a guesser
+    learns nothing from which it was."""
+
+    code = "invalid_credential"
+    DEFAULT_MESSAGE: ClassVar[str] = "The credential is invalid, expired or revoked"
+
+    def __init__(
+        self, message: str | None = None, *, target: str | None = None, headers: Mapping[str, str] | None = None
+    ) -> None:
+        super().__init__(message or self.DEFAULT_MESSAGE, target=target, headers=headers)
+
+
 class Forbidden(ApiError):
     status = 403
     code = "forbidden"

@@ -33,6 +33,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 
 from shared.bus import Topology, delete_topology
+from shared.catalog.migrate import run as migrate_catalog
 from shared.messages import CredentialRevoked
 
 LOCAL_DATABASE_URL = "postgresql://postgres@127.0.0.1:5432/test"
@@ -121,6 +122,8 @@ def database_url(server_database_url: str) -> Iterator[str]:
             await conn.close()
 
     asyncio.run(admin(f'CREATE DATABASE "{name}"'))
+    # The catalog's migration step, as a deployment runs it before the services, which only wait for it.
+    asyncio.run(migrate_catalog(run_url, 30.0))
     yield run_url
     asyncio.run(admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
@@ -220,7 +223,7 @@ def self_signed_certificate(directory: Path) -> tuple[Path, Path]:
 
 @pytest.fixture(scope="session")
 def demo_data(cli_env: dict[str, str]) -> None:
-    run_cli(cli_env, "services.odata.demo", "--products", "40")
+    run_cli(cli_env, "shared.catalog.demo", "--products", "40")
     run_cli(cli_env, "services.importer.cli", "create-demo-mappers")
 
 

@@ -1,6 +1,6 @@
 """First start of a compose (or Kubernetes) deployment, run once before the services:
 
-    python deploy/container/init.py           apply every service's migrations, create the first admin
+    python deploy/container/init.py           apply the catalog's and every service's migrations, create the first admin
     python deploy/container/init.py --demo    load the demo catalog and the demo import mappers (idempotent)
 
 The admin is ADMIN_USERNAME (default admin) with ADMIN_PASSWORD; when that is empty a password is generated and
@@ -20,6 +20,7 @@ from collections.abc import Mapping
 from services.auth.lifecycle import open_database as open_auth_database
 from services.importer.app import open_database as open_importer_database
 from services.importer.config import Config as ImporterConfig
+from shared.catalog.migrate import run as migrate_catalog
 from shared.config import ConfigError
 from shared.service import DependencyUnavailable
 
@@ -30,7 +31,9 @@ class InitError(Exception):
 
 async def apply_migrations(environ: Mapping[str, str]) -> None:
     config = ImporterConfig.from_env(environ)
-    # The importer's pool applies the catalog's and the importer's migrations, the auth pool the auth schema's.
+    # The catalog's own step first (the services wait for it), then the importer's and the auth service's schemas,
+    # which their pools apply when they open.
+    await migrate_catalog(config.database_url, config.startup_timeout)
     pools = [
         await open_importer_database(config),
         await open_auth_database(config.database_url, config.startup_timeout),
@@ -66,7 +69,7 @@ def create_admin(environ: Mapping[str, str]) -> None:
 
 def load_demo(environ: Mapping[str, str]) -> None:
     products = environ.get("DEMO_PRODUCTS", "").strip() or "300"
-    print(run_step("loading the demo catalog", ["services.odata.demo", "--products", products], environ), flush=True)
+    print(run_step("loading the demo catalog", ["shared.catalog.demo", "--products", products], environ), flush=True)
     print(run_step("creating the demo mappers", ["services.importer.cli", "create-demo-mappers"], environ), flush=True)
 
 

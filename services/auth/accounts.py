@@ -1,4 +1,5 @@
-"""Users, their permissions, passwords and API access (seed 002's per-user API token for Basic auth)."""
+"""Users, their permissions, passwords and API access (the per-user API token for Basic auth:
+docs/api-keys-and-basic.md)."""
 
 from __future__ import annotations
 
@@ -55,7 +56,7 @@ async def _editable_user(conn: asyncpg.Connection, actor: Principal, user_id: in
 
 
 async def _token_holder(conn: asyncpg.Connection, actor: Principal, user_id: int) -> asyncpg.Record:
-    """The user whose API token the actor reads or changes. Seed 002 gives this to the admin; anyone else only for a
+    """The user whose API token the actor reads or changes. The admin may; anyone else only for a
     user whose every right they hold themselves, since the token lets its reader act as that user."""
     target = await _editable_user(conn, actor, user_id)
     if not actor.is_admin:
@@ -173,7 +174,7 @@ async def set_permissions(
 
 
 async def set_api_access(ctx: AuthContext, actor: Principal, user_id: int, enabled: bool) -> dict[str, Any]:
-    """Seed 002: ticking "Enable the API" generates a token and shows it; unticking revokes access at once."""
+    """Ticking "Enable the API" generates a token and shows it; unticking revokes access at once."""
     async with ctx.pool.acquire() as conn:
         async with conn.transaction():
             await db.lock_user(conn, user_id)
@@ -217,7 +218,7 @@ async def _record_api_access(conn: asyncpg.Connection, user_id: int, *, enabled:
 
 
 async def show_api_token(ctx: AuthContext, actor: Principal, user_id: int) -> dict[str, Any]:
-    """Seed 002 shows the current token in an input box to an admin who can edit the user."""
+    """The Users area shows the current token in an input box to an admin who can edit the user."""
     async with ctx.pool.acquire() as conn, conn.transaction():
         target = await _token_holder(conn, actor, user_id)
         current = await db.get_api_token(conn, user_id)
@@ -242,7 +243,7 @@ async def show_api_token(ctx: AuthContext, actor: Principal, user_id: int) -> di
 
 
 async def regenerate_api_token(ctx: AuthContext, actor: Principal, user_id: int) -> dict[str, Any]:
-    """Seed 002: the new token is shown now and "will only take effect when the Save button is pressed"."""
+    """The new token is shown now and "will only take effect when the Save button is pressed"."""
     token = generate_api_token()
     pending_id = uuid.uuid4()
     expires_at = datetime.now(UTC) + PENDING_TOKEN_LIFETIME
@@ -277,7 +278,7 @@ async def regenerate_api_token(ctx: AuthContext, actor: Principal, user_id: int)
 
 
 async def save_api_token(ctx: AuthContext, actor: Principal, user_id: int, pending_id: uuid.UUID) -> dict[str, Any]:
-    """Seed 002's Save: the pending token replaces the current one, which stops working at once."""
+    """Save: the pending token replaces the current one, which stops working at once."""
     async with ctx.pool.acquire() as conn:
         async with conn.transaction():
             await db.lock_user(conn, user_id)

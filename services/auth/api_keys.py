@@ -1,4 +1,5 @@
-"""API keys (seed 001): create (shown once), list, revoke, rotate with a grace period, announce expiry."""
+"""API keys (docs/api-keys-and-basic.md): create (shown once), list, revoke, rotate with a grace period, announce
+expiry."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""An operator's first steps, from the command line (see CONTRACT.md):
+"""An operator's first steps, from the command line:
 
     python -m services.auth.cli create-admin --username NAME [--email E] [--if-missing]
     python -m services.auth.cli create-key --username NAME --name "demo key" [--expires 2027-01-01]

@@ -1,4 +1,4 @@
-"""The shapes of the secrets this service issues: API keys (seed 001) and per-user API tokens (seed 002).
+"""The shapes of the secrets this service issues: API keys and per-user API tokens (docs/api-keys-and-basic.md).
 
 An API key reads `cap_<43 base62 random chars><6 base62 checksum chars>`:
 - the `cap_` prefix lets people and secret scanners recognise a leaked key;

@@ -1,6 +1,6 @@
 """Keyed hashes for look-up and authenticated encryption for display.
 
-Why an API token is stored twice (seed 002 shows the current token to an admin in an input box):
+Why an API token is stored twice (the Users area shows the current token to an admin in an input box):
 - the keyed hash (HMAC-SHA256 under SECRET_PEPPER) is what verification compares against, in constant time, on
   every request; it never needs the encryption key, and a stolen database alone yields nothing usable;
 - the AES-GCM ciphertext (key derived with HKDF from ENCRYPTION_KEY) exists only so the panel can display the
@@ -23,16 +23,18 @@ from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 NONCE_LENGTH = 12
 
 
-def _derive(material: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(material)
+def derive_key(material: bytes, info: bytes, salt: bytes | None = None) -> bytes:
+    """A 256-bit sub-key of `material` for one purpose (`info`), by HKDF-SHA256 (RFC 5869): each purpose gets a key
+    of its own, and knowing one sub-key tells nothing of another nor of the material."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(material)
 
 
 class CredentialHasher:
     """HMAC-SHA256 under sub-keys of the pepper, one per credential kind (a key's hash never matches a token's)."""
 
     def __init__(self, pepper: bytes) -> None:
-        self._api_key = _derive(pepper, b"platform auth: api key lookup v1")
-        self._api_token = _derive(pepper, b"platform auth: api token lookup v1")
+        self._api_key = derive_key(pepper, b"platform auth: api key lookup v1")
+        self._api_token = derive_key(pepper, b"platform auth: api token lookup v1")
 
     def api_key(self, key: str) -> bytes:
         return hmac.new(self._api_key, key.encode(), hashlib.sha256).digest()
@@ -43,7 +45,7 @@ class CredentialHasher:
 
 class TokenCipher:
     def __init__(self, key_material: bytes) -> None:
-        self._aead = AESGCM(_derive(key_material, b"platform auth: api token display v1"))
+        self._aead = AESGCM(derive_key(key_material, b"platform auth: api token display v1"))
 
     def encrypt(self, token: str, user_id: int) -> bytes:
         nonce = os.urandom(NONCE_LENGTH)

@@ -8,23 +8,20 @@ from services.auth import accounts, db, inputs
 from services.auth.http_inputs import caller, json_object, manager, service_caller
 from services.auth.keys import CONTEXT, POOL, VERIFIER
 from services.auth.permissions import effective_permissions
-from services.auth.verification import parse_verify_request
 from shared.errors import NotFound
+from shared.verification import VerifyRequest
 
 MAX_AUDIT_PAGE = 500
 MAX_EVENT_NAME = 64
 
 
 async def verify(request: web.Request) -> web.Response:
-    """POST /internal/verify: the gateway asks who a credential belongs to (see CONTRACT.md)."""
+    """POST /internal/verify: the gateway asks who a credential belongs to (shared/verification.py)."""
     service_caller(request)
-    verify_request = parse_verify_request(await json_object(request))
+    verify_request = VerifyRequest.from_dict(await json_object(request))
     async with request.app[POOL].acquire() as conn:
-        verified = await request.app[VERIFIER].verify(conn, verify_request)
-    return web.json_response(
-        {"principal": verified.principal.to_dict(), "cache_ttl": verified.cache_ttl},
-        headers={"Cache-Control": "no-store"},
-    )
+        answer = await request.app[VERIFIER].verify(conn, verify_request)
+    return web.json_response(answer.to_dict(), headers={"Cache-Control": "no-store"})
 
 
 async def user_access(request: web.Request) -> web.Response:

@@ -1,4 +1,4 @@
-"""Thin handlers for API keys (seed 001)."""
+"""Thin handlers for API keys (docs/api-keys-and-basic.md)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Thin handlers for users, their permissions, passwords and API access (seed 002)."""
+"""Thin handlers for users, their permissions, passwords and API access (docs/api-keys-and-basic.md)."""
 
 from __future__ import annotations
 

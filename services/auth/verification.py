@@ -7,12 +7,10 @@ constant-time comparison as the wrong-token path, so neither errors nor timings 
 from __future__ import annotations
 
 import hmac
-import ipaddress
 import math
 import os
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 import asyncpg
 
@@ -22,71 +20,11 @@ from services.auth.crypto import CredentialHasher
 from services.auth.permissions import effective_permissions
 from services.auth.throttle import FailedAttemptThrottle
 from services.auth.usage import UsageRecorder
-from shared.errors import BadRequest, TooManyRequests, Unauthorized
+from shared.errors import InvalidCredential, TooManyRequests
 from shared.principal import Principal
+from shared.verification import VerifyAnswer, VerifyRequest
 
-KINDS = ("api_key", "basic", "bearer")
-MAX_SECRET_LENGTH = 512
-MAX_USERNAME_LENGTH = 256
-
-
-class InvalidCredential(Unauthorized):
-    code = "invalid_credential"
-
-    def __init__(self) -> None:
-        super().__init__("The credential is invalid, expired or revoked")
-
-
-@dataclass(frozen=True)
-class VerifyRequest:
-    kind: str
-    secret: str
-    username: str | None
-    client_ip: str | None
-
-    def __repr__(self) -> str:
-        return f"VerifyRequest(kind={self.kind!r}, username={self.username!r}, client_ip={self.client_ip!r})"
-
-
-@dataclass(frozen=True)
-class Verified:
-    principal: Principal
-    cache_ttl: int
-
-
-def _bounded_text(body: dict[str, object], name: str, maximum: int) -> str:
-    value = body.get(name)
-    if not isinstance(value, str) or not value:
-        raise BadRequest(f"{name} must be a non-empty string", target=name)
-    if len(value) > maximum:
-        raise BadRequest(f"{name} is longer than {maximum} characters", target=name)
-    if any(ord(char) < 0x20 or ord(char) == 0x7F for char in value):
-        raise BadRequest(f"{name} contains control characters", target=name)
-    return value
-
-
-def parse_verify_request(body: object) -> VerifyRequest:
-    if not isinstance(body, dict):
-        raise BadRequest("The request body must be a JSON object")
-    kind = body.get("kind")
-    if kind not in KINDS:
-        raise BadRequest(f"kind must be one of {', '.join(KINDS)}", target="kind")
-    client_ip = body.get("client_ip")
-    if client_ip is not None:
-        if not isinstance(client_ip, str) or len(client_ip) > 64:
-            raise BadRequest("client_ip must be an IP address", target="client_ip")
-        try:
-            client_ip = str(ipaddress.ip_address(client_ip))
-        except ValueError:
-            raise BadRequest("client_ip must be an IP address", target="client_ip") from None
-    if kind == "api_key":
-        return VerifyRequest(kind, _bounded_text(body, "key", MAX_SECRET_LENGTH), None, client_ip)
-    secret = _bounded_text(body, "token", MAX_SECRET_LENGTH)
-    username = _bounded_text(body, "username", MAX_USERNAME_LENGTH) if kind == "basic" else None
-    return VerifyRequest(kind, secret, username, client_ip)
-
-
-BearerCheck = Callable[[asyncpg.Connection, str], Awaitable[Verified | None]]
+BearerCheck = Callable[[asyncpg.Connection, str], Awaitable[VerifyAnswer | None]]
 """Recognises one family of opaque bearer tokens (api.php tokens, OAuth opaque tokens): the answer, or None when the
 token is not one of its own or not valid."""
 
@@ -111,7 +49,7 @@ class Verifier:
         """Plugged in by the features that issue opaque bearer tokens (services/auth/apiphp/setup.py)."""
         self._bearer_checks.append(check)
 
-    async def verify(self, conn: asyncpg.Connection, request: VerifyRequest) -> Verified:
+    async def verify(self, conn: asyncpg.Connection, request: VerifyRequest) -> VerifyAnswer:
         wait = await self._throttle.retry_after(request.username, request.client_ip)
         if wait is not None:
             raise TooManyRequests("Too many failed attempts; try again later", headers={"Retry-After": str(wait)})
@@ -130,7 +68,7 @@ class Verifier:
             await self._throttle.record_success(request.username, request.client_ip)
         return verified
 
-    async def _verify_bearer(self, conn: asyncpg.Connection, token: str) -> Verified | None:
+    async def _verify_bearer(self, conn: asyncpg.Connection, token: str) -> VerifyAnswer | None:
         for check in self._bearer_checks:
             verified = await check(conn, token)
             if verified is not None:
@@ -142,7 +80,7 @@ class Verifier:
             return self._cache_ttl
         return max(0, min(self._cache_ttl, math.floor(expires_at - now)))
 
-    async def _verify_api_key(self, conn: asyncpg.Connection, key: str, client_ip: str | None) -> Verified | None:
+    async def _verify_api_key(self, conn: asyncpg.Connection, key: str, client_ip: str | None) -> VerifyAnswer | None:
         if not is_well_formed_api_key(key):
             return None  # a mistyped key is refused without a database look-up
         digest = self._hasher.api_key(key)
@@ -166,11 +104,11 @@ class Verifier:
             credential_id=key_id,
             expires_at=expires_at,
         )
-        return Verified(principal, self._ttl(expires_at, now))
+        return VerifyAnswer(principal, self._ttl(expires_at, now))
 
     async def _verify_basic(
         self, conn: asyncpg.Connection, username: str, token: str, client_ip: str | None
-    ) -> Verified | None:
+    ) -> VerifyAnswer | None:
         digest = self._hasher.api_token(token)
         row = await db.find_user_for_basic(conn, username)
         stored = bytes(row["token_hash"]) if row is not None and row["token_hash"] is not None else None
@@ -186,4 +124,4 @@ class Verifier:
             credential_kind="api_token",
             credential_id=f"api_token:{row['id']}",
         )
-        return Verified(principal, self._cache_ttl)
+        return VerifyAnswer(principal, self._cache_ttl)

@@ -1,4 +1,4 @@
-"""CORS for browser clients (seed 000's jQuery, seed 001's fetch) on a configured list of origins.
+"""CORS for browser clients (api.php's jQuery clients, fetch() in single-page apps) on a configured list of origins.
 
 The allowed origin is echoed, never "*", because these requests carry credentials (Authorization, X-API-Key).
 """

@@ -1,4 +1,5 @@
-"""Reading the client's credential from a request: X-API-Key, Authorization Basic or Bearer.
+"""Reading the client's credential from a request's headers and query: X-API-Key, Authorization Basic or Bearer
+(api.php's token in a form body is services/gateway/apiphp.py's).
 
 Failures are 401 with the challenge the client expects (RFC 7617 Basic, RFC 6750 Bearer); two different
 credentials in one request are a 400, because guessing which one the client meant could grant the wrong rights.
@@ -6,54 +7,38 @@ credentials in one request are a 400, because guessing which one the client mean
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
-import email.message
 import hashlib
 import hmac
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from urllib.parse import unquote_plus
+from typing import TYPE_CHECKING
 
-from aiohttp import web
 from multidict import CIMultiDictProxy
 
-from services.gateway.routes import CredentialRule
-from shared.errors import BadRequest, Forbidden, Unauthorized
+from services.gateway.challenges import BASIC_CHALLENGE, bearer_challenge
+from services.gateway.jwt_verifier import looks_like_jwt
+from shared.errors import BadRequest, Forbidden, InvalidCredential, Unauthorized
+from shared.verification import VerifyRequest
+
+if TYPE_CHECKING:
+    # Only annotated here: the route table builds its api.php rules from services/gateway/apiphp.py, which reads
+    # its credential through this module.
+    from services.gateway.routes import CredentialRule
 
 MAX_CREDENTIAL_LENGTH = 1024
 # A JWT access token carries its rights (RFC 9068 plus `permissions`): an admin's read-write token passes 1 KiB.
 MAX_JWT_LENGTH = 8192
 MAX_USERNAME_LENGTH = 256
-BASIC_CHALLENGE = 'Basic realm="api", charset="UTF-8"'
 # RFC 6750 section 2.1: b64token syntax.
 _BEARER_TOKEN = re.compile(r"^[A-Za-z0-9\-._~+/]+=*$")
 _PRINTABLE = re.compile(r"^[\x21-\x7e]+$")
 
 
-def _quoted(text: str) -> str:
-    return text.replace("\\", "").replace('"', "'")
-
-
-def bearer_challenge(error: str | None = None, description: str | None = None, scope: str | None = None) -> str:
-    params = ['realm="api"']
-    if error:
-        params.append(f'error="{error}"')
-    if description:
-        params.append(f'error_description="{_quoted(description)}"')
-    if scope:
-        params.append(f'scope="{scope}"')
-    return "Bearer " + ", ".join(params)
-
-
 class MissingCredential(Unauthorized):
     code = "missing_credential"
-
-
-class InvalidCredential(Unauthorized):
-    code = "invalid_credential"
 
 
 class InsufficientPermission(Forbidden):
@@ -84,15 +69,11 @@ class Credential:
         material = "\x00".join((self.kind, self.username or "", self.secret)).encode()
         return hmac.new(salt, material, hashlib.sha256).digest()
 
-    def verify_request(self, client_ip: str | None) -> dict[str, str | None]:
-        """The body of POST /internal/verify for this credential."""
-        if self.kind == "api_key":
-            return {"kind": "api_key", "key": self.secret, "client_ip": client_ip}
-        if self.kind == "basic":
-            return {"kind": "basic", "username": self.username, "token": self.secret, "client_ip": client_ip}
-        return {"kind": "bearer", "token": self.secret, "client_ip": client_ip}
+    def verify_request(self, client_ip: str | None) -> VerifyRequest:
+        """What POST /internal/verify is asked for this credential."""
+        return VerifyRequest(self.kind, self.secret, self.username, client_ip)
 
-    def invalid(self, message: str = "The credential is invalid, expired or revoked") -> InvalidCredential:
+    def invalid(self, message: str = InvalidCredential.DEFAULT_MESSAGE) -> InvalidCredential:
         return InvalidCredential(message, headers={"WWW-Authenticate": self.challenge("invalid_token", message)})
 
     def challenge(self, error: str | None = None, description: str | None = None) -> str:
@@ -157,11 +138,10 @@ def _single(headers: CIMultiDictProxy[str], name: str) -> str | None:
     return values[0] if values else None
 
 
-def read_credential(
-    headers: CIMultiDictProxy[str], query: Mapping[str, str], rule: CredentialRule, form_token: str | None = None
-) -> Credential:
-    """The one credential of a request, or MissingCredential / InvalidCredential / AmbiguousCredentials.
-    form_token: the rule's form field, as read_form_credential found it."""
+def _sent_credentials(
+    headers: CIMultiDictProxy[str], query: Mapping[str, str], rule: CredentialRule, form_token: str | None
+) -> list[tuple[str, str]]:
+    """Every place the rule allows that holds a credential: (where, value)."""
     found: list[tuple[str, str]] = []
     if rule.headers:
         for name in ("X-API-Key", "Authorization"):
@@ -172,6 +152,28 @@ def read_credential(
         found.append((rule.query_parameter, query[rule.query_parameter]))
     if rule.form_field and form_token is not None:
         found.append((f"{rule.form_field} form field", form_token))
+    return found
+
+
+def _parse_credential(name: str, value: str) -> Credential:
+    if name == "X-API-Key":
+        key = value.strip()
+        if not key or not _PRINTABLE.match(key):
+            raise _malformed_basic("The X-API-Key header is malformed")
+        return Credential("api_key", key)
+    if name == "Authorization":
+        return parse_authorization(value)
+    if not _BEARER_TOKEN.match(value):
+        raise _malformed_bearer("The access token is malformed")
+    return Credential("bearer", value)
+
+
+def read_credential(
+    headers: CIMultiDictProxy[str], query: Mapping[str, str], rule: CredentialRule, form_token: str | None = None
+) -> Credential:
+    """The one credential of a request, or MissingCredential / InvalidCredential / AmbiguousCredentials.
+    form_token: the rule's form field, as read_form_credential found it."""
+    found = _sent_credentials(headers, query, rule, form_token)
     if len(found) > 1:
         names = " and ".join(name for name, _ in found)
         raise AmbiguousCredentials(f"The request carries two credentials ({names}); send exactly one")
@@ -182,18 +184,8 @@ def read_credential(
         )
     name, value = found[0]
     _check_length(value, MAX_JWT_LENGTH)
-    if name == "X-API-Key":
-        key = value.strip()
-        if not key or not _PRINTABLE.match(key):
-            raise _malformed_basic("The X-API-Key header is malformed")
-        credential = Credential("api_key", key)
-    elif name == "Authorization":
-        credential = parse_authorization(value)
-    elif not _BEARER_TOKEN.match(value):
-        raise _malformed_bearer("The access token is malformed")
-    else:
-        credential = Credential("bearer", value)
-    if not (credential.is_bearer and credential.secret.count(".") == 2):
+    credential = _parse_credential(name, value)
+    if not (credential.is_bearer and looks_like_jwt(credential.secret)):
         _check_length(value, MAX_CREDENTIAL_LENGTH)
     return credential
 
@@ -203,97 +195,3 @@ def _check_length(value: str, limit: int) -> None:
         raise InvalidCredential(
             f"The credential is longer than {limit} characters", headers={"WWW-Authenticate": BASIC_CHALLENGE}
         )
-
-
-# ---- api.php: a bearer token in a POST form field ------------------------------------------------------------
-
-FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
-MAX_FORM_CREDENTIAL_BYTES = 64 * 1024
-_PART_NAME = re.compile(r';\s*name="([^"]*)"', re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class BufferedForm:
-    """A small form body read for its credential field: the token, and the body to forward without that field."""
-
-    token: str | None
-    body: bytes
-
-    def __repr__(self) -> str:
-        return f"BufferedForm(bytes={len(self.body)}, token={'<set>' if self.token else None})"
-
-
-BUFFERED_FORM = web.RequestKey("gateway_buffered_form", BufferedForm)
-
-
-def _one_token(values: list[str], field: str) -> str | None:
-    if len(values) > 1:
-        raise AmbiguousCredentials(f"Send the {field} form field once")
-    return values[0] if values else None
-
-
-def strip_urlencoded(raw: bytes, field: str) -> BufferedForm:
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError:
-        raise BadRequest("The form body is not valid UTF-8") from None
-    kept: list[str] = []
-    tokens: list[str] = []
-    for part in text.split("&"):
-        name, _, value = part.partition("=")
-        if unquote_plus(name) == field:
-            tokens.append(unquote_plus(value))
-        elif part:
-            kept.append(part)
-    return BufferedForm(_one_token(tokens, field), "&".join(kept).encode())
-
-
-def strip_multipart(raw: bytes, content_type: str, field: str) -> BufferedForm:
-    """Removes the field's part byte-exactly, leaving every other part (files included) as sent."""
-    header = email.message.Message()
-    header["Content-Type"] = content_type
-    boundary = header.get_param("boundary")
-    if not isinstance(boundary, str) or not boundary or len(boundary) > 200:
-        raise BadRequest("The multipart body has no boundary")
-    delimiter = b"--" + boundary.encode("latin-1")
-    segments = raw.split(delimiter)
-    kept = [segments[0]]
-    tokens: list[str] = []
-    for segment in segments[1:]:
-        head_end = segment.find(b"\r\n\r\n")
-        if segment.startswith(b"--") or head_end < 0:
-            kept.append(segment)
-            continue
-        headers = segment[:head_end].decode("latin-1")
-        disposition = next(
-            (line for line in headers.split("\r\n") if line.lower().startswith("content-disposition:")), ""
-        )
-        name = _PART_NAME.search(disposition)
-        if name is None or name.group(1) != field:
-            kept.append(segment)
-            continue
-        value = segment[head_end + 4 :].removesuffix(b"\r\n")
-        try:
-            tokens.append(value.decode("utf-8"))
-        except UnicodeDecodeError:
-            raise BadRequest(f"The {field} form field is not valid UTF-8") from None
-    return BufferedForm(_one_token(tokens, field), delimiter.join(kept))
-
-
-async def read_form_credential(request: web.Request, field: str, timeout: float) -> BufferedForm | None:
-    """The body of a small form POST, read whole (at most MAX_FORM_CREDENTIAL_BYTES, declared up front) so its
-    credential field can be found; None for anything else, which streams on untouched (a larger upload must carry
-    its token in the Authorization header or the query)."""
-    if request.method != "POST" or request.content_type not in FORM_TYPES:
-        return None
-    declared = request.headers.get("Content-Length", "")
-    if not declared.isdigit() or len(declared) > 18 or int(declared) > MAX_FORM_CREDENTIAL_BYTES:
-        return None
-    try:
-        async with asyncio.timeout(timeout):
-            raw = await request.read()
-    except TimeoutError:
-        raise BadRequest(f"The request body stalled for more than {timeout:g} s") from None
-    if request.content_type == FORM_TYPES[0]:
-        return strip_urlencoded(raw, field)
-    return strip_multipart(raw, request.headers.get("Content-Type", ""), field)

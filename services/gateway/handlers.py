@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.gateway.credentials import BUFFERED_FORM, read_credential, read_form_credential
+from services.gateway.apiphp import BUFFERED_FORM, read_form_credential
+from services.gateway.credentials import read_credential
 from services.gateway.keys import CONFIG, CORS, FORWARDER, GATEWAY_METRICS, LIMITER, ROUTE_TABLE, TRANSPORT, VERIFIER
 from services.gateway.openapi import build_document, render_docs
 from services.gateway.ratelimit import Quota

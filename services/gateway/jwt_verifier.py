@@ -30,8 +30,9 @@ from typing import Any
 import aiohttp
 import jwt
 
+from services.gateway.challenges import bearer_challenge
 from services.gateway.revocation_list import ExpiringEntries
-from shared.errors import ServiceUnavailable, Unauthorized
+from shared.errors import InvalidCredential, ServiceUnavailable
 from shared.messages import CredentialRevoked
 from shared.principal import Principal
 
@@ -47,16 +48,15 @@ MAX_REVOKED_USERS = 100_000
 DEFAULT_CACHE_SIZE = 10_000
 
 
-class InvalidToken(Unauthorized):
-    """RFC 6750 section 3.1: invalid_token, with the WWW-Authenticate challenge."""
+class InvalidToken(InvalidCredential):
+    """An access token refused (RFC 6750 section 3.1: the invalid_token code), with its Bearer challenge."""
 
     code = "invalid_token"
+    DEFAULT_MESSAGE = "The access token is invalid, expired or revoked"
 
-    def __init__(self, message: str = "The access token is invalid, expired or revoked") -> None:
-        super().__init__(
-            message,
-            headers={"WWW-Authenticate": f'Bearer realm="api", error="invalid_token", error_description="{message}"'},
-        )
+    def __init__(self, message: str | None = None) -> None:
+        message = message or self.DEFAULT_MESSAGE
+        super().__init__(message, headers={"WWW-Authenticate": bearer_challenge("invalid_token", message)})
 
 
 class JwksUnavailable(ServiceUnavailable):
@@ -78,7 +78,8 @@ class RevocationsUnavailable(ServiceUnavailable):
 
 
 def looks_like_jwt(token: str) -> bool:
-    """True for a compact JWS (three base64url parts): verify locally; anything else is an opaque token."""
+    """True for a compact JWS (three base64url parts, the first the base64url of a JSON object, so starting with
+    "eyJ"): verified locally; anything else is an opaque token the auth service verifies."""
     return token.count(".") == 2 and token.startswith("eyJ")
 
 

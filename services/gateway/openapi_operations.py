@@ -271,7 +271,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "POST",
         "/api/query",
-        "Query API (seed 001): one key per root",
+        "Query API: one key per root",
         {"200": Body(ref("QueryAnswer"))},
         request=Body(ref("QueryRequest")),
         errors=("400", "413", "415"),
@@ -417,7 +417,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "POST",
         "/api/users/{id}/api-access",
-        "Enable or disable a user's API token (seed 002)",
+        "Enable or disable a user's API token (HTTP Basic)",
         {"200": Body(ref("User"))},
         request=Body(closed(("enabled",), enabled=BOOLEAN)),
         parameters=(USER_ID,),
@@ -426,7 +426,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "GET",
         "/api/users/{id}/api-token",
-        "A user's API token (seed 002)",
+        "A user's API token (HTTP Basic)",
         {"200": Body({"type": "object"})},
         parameters=(USER_ID,),
     ),
@@ -601,7 +601,7 @@ OPERATIONS: tuple[Operation, ...] = (
         "Authorization server metadata (RFC 8414)",
         {"200": Body(obj(("issuer", "token_endpoint"), issuer=STRING, token_endpoint=STRING))},
     ),
-    # api.php (seed 000) --------------------------------------------------------------------------------------------
+    # api.php --------------------------------------------------------------------------------------------------
     Operation(
         "POST",
         "/api.php/token",

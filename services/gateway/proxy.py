@@ -15,7 +15,7 @@ from aiohttp import web
 from multidict import CIMultiDict
 from yarl import URL
 
-from services.gateway.credentials import BUFFERED_FORM
+from services.gateway.apiphp import BUFFERED_FORM
 from services.gateway.routes import RouteRule
 from services.gateway.transport import ClientConnection
 from shared.errors import ApiError, BadGateway, BadRequest, GatewayTimeout, PayloadTooLarge

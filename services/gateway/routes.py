@@ -14,7 +14,7 @@ from functools import lru_cache
 
 from aiohttp import web
 
-from shared import apiphp_format
+from services.gateway.apiphp import apiphp_envelope
 from shared.errors import ApiError, MethodNotAllowed, NotFound, error_response
 
 ErrorEnvelope = Callable[[ApiError, web.BaseRequest], web.StreamResponse]
@@ -25,31 +25,6 @@ def json_envelope(error: ApiError, request: web.BaseRequest) -> web.StreamRespon
     return error_response(error)
 
 
-def apiphp_envelope(error: ApiError, request: web.BaseRequest) -> web.StreamResponse:
-    """Seed 000's {"error": CODE, "error_description": TEXT}, in the client's format=json|xml, with Webasyst's
-    statuses (waAPIController::checkToken): a missing token 400 token_required, an unknown or revoked one 401
-    invalid_token, 403 access_denied."""
-    headers = {name: value for name, value in error.headers.items() if name.lower() != "www-authenticate"}
-    status = error.status
-    if error.code == "missing_credential":
-        status, code, description = 400, apiphp_format.TOKEN_REQUIRED, "Access token is missing"
-    elif status == 401:
-        code, description = apiphp_format.INVALID_TOKEN, "Invalid access token"
-        headers["WWW-Authenticate"] = 'Bearer realm="api", error="invalid_token"'
-    elif status in (400, 405, 413, 415):
-        code, description = apiphp_format.INVALID_REQUEST, error.message
-    elif status == 403:
-        code, description = apiphp_format.ACCESS_DENIED, error.message
-    elif status == 404:
-        code, description = apiphp_format.INVALID_METHOD, error.message
-    else:
-        code, description = error.code, error.message
-    body, content_type = apiphp_format.render(
-        apiphp_format.error_body(code, description), apiphp_format.format_or_default(request.query.get("format"))
-    )
-    return web.Response(status=status, body=body, content_type=content_type, charset="utf-8", headers=headers)
-
-
 @dataclass(frozen=True)
 class CredentialRule:
     """Where a route's clients may put their credential.
@@ -57,7 +32,7 @@ class CredentialRule:
     headers: X-API-Key or Authorization (Basic, Bearer), the rule for every route today.
     query_parameter: a query parameter holding a bearer token (api.php's access_token), for its own routes only.
     form_field: a field of a small urlencoded or multipart POST body holding a bearer token (api.php's
-        access_token); the gateway buffers such a body only up to credentials.MAX_FORM_CREDENTIAL_BYTES and
+        access_token); the gateway buffers such a body only up to apiphp.MAX_FORM_CREDENTIAL_BYTES and
         forwards it without the field.
     """
 
@@ -107,7 +82,7 @@ APIPHP_CREDENTIALS = CredentialRule(headers=True, query_parameter="access_token"
 
 
 def apiphp(methods: str, pattern: str, upstream: str, *, is_public: bool = False) -> RouteRule:
-    """An api.php route (seed 000): access_token in the query, a POST field or a Bearer header; api.php errors."""
+    """An api.php route (docs/apiphp.md): access_token in the query, a POST field or a Bearer header; api.php errors."""
     return RouteRule(
         _methods(methods),
         pattern,
@@ -169,7 +144,7 @@ ROUTES: tuple[RouteRule, ...] = (
     public("GET POST", "/panel/**", "auth", cors=False),
     public("GET", "/.well-known/jwks.json", "auth", carries_secrets=False),
     public("GET", "/.well-known/oauth-authorization-server", "auth", carries_secrets=False),
-    # The Webasyst-compatible api.php access point (seed 000): the token flow at auth, the methods at odata (which
+    # The Webasyst-compatible api.php access point (docs/apiphp.md): the token flow at auth, the methods at odata (which
     # checks the token's app scope and the user's read permission per method).
     apiphp("GET POST", "/api.php/auth", "auth", is_public=True),
     apiphp("POST", "/api.php/token", "auth", is_public=True),

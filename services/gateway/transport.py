@@ -1,6 +1,6 @@
 """Who the client is and whether it reached us over HTTPS, trusting forwarded headers only from known proxies.
 
-Seed 002: "connections must be made with a secure HTTPS connection". Every request that may carry a secret (an
+Credentials travel over HTTPS only (docs/api-keys-and-basic.md). Every request that may carry a secret (an
 API key, Basic credentials, a bearer or api.php token, a password typed on the login page, an authorization code,
 a client secret, a session cookie) travels in clear on plain HTTP, so it is refused there, except from loopback (a
 local client never crosses a network), from a trusted proxy that terminated TLS (X-Forwarded-Proto: https), or when

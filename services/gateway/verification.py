@@ -15,7 +15,6 @@ import json
 import logging
 import os
 import time
-from dataclasses import dataclass
 from typing import Protocol
 
 import aiohttp
@@ -23,9 +22,11 @@ import aiohttp
 from services.gateway.breaker import AuthBreaker
 from services.gateway.cache import PrincipalCache
 from services.gateway.credentials import Credential
+from services.gateway.jwt_verifier import looks_like_jwt
 from shared.errors import ApiError, ServiceUnavailable, TooManyRequests
 from shared.messages import CredentialRevoked
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
+from shared.verification import VERIFY_PATH, VerifyAnswer
 
 log = logging.getLogger(__name__)
 
@@ -44,17 +45,6 @@ class JwtVerifier(Protocol):
     def handle_revocation(self, event: CredentialRevoked) -> None: ...
 
 
-def looks_like_jwt(token: str) -> bool:
-    """A compact JWS: three parts, the first the base64url of a JSON object (so it starts with "eyJ")."""
-    return token.count(".") == 2 and token.startswith("eyJ")
-
-
-@dataclass(frozen=True)
-class Verification:
-    principal: Principal
-    cache_ttl: float
-
-
 def auth_unavailable(retry_after: str = AUTH_UNAVAILABLE_RETRY_AFTER) -> ServiceUnavailable:
     return ServiceUnavailable(
         "Credentials cannot be verified right now; try again shortly", headers={"Retry-After": retry_after}
@@ -62,18 +52,18 @@ def auth_unavailable(retry_after: str = AUTH_UNAVAILABLE_RETRY_AFTER) -> Service
 
 
 class AuthClient:
-    """POST {AUTH_URL}/internal/verify, signed as the gateway's service principal."""
+    """POST {AUTH_URL}/internal/verify (shared/verification.py), signed as the gateway's service principal."""
 
     def __init__(self, session: aiohttp.ClientSession, auth_url: str, signing_key: bytes, timeout: float) -> None:
         self._session = session
-        self._url = f"{auth_url}/internal/verify"
+        self._url = f"{auth_url}{VERIFY_PATH}"
         self._health_url = f"{auth_url}/healthz"
         self._signing_key = signing_key
         self._timeout = aiohttp.ClientTimeout(total=timeout)
         self._identity = Principal.service("gateway")
         self.calls = 0
 
-    async def verify(self, credential: Credential, client_ip: str | None) -> Verification:
+    async def verify(self, credential: Credential, client_ip: str | None) -> VerifyAnswer:
         self.calls += 1
         headers = {
             PRINCIPAL_HEADER: sign_principal(self._identity, self._signing_key, AUTH_AUDIENCE),
@@ -82,7 +72,7 @@ class AuthClient:
         }
         try:
             async with self._session.post(
-                self._url, json=credential.verify_request(client_ip), headers=headers, timeout=self._timeout
+                self._url, json=credential.verify_request(client_ip).to_dict(), headers=headers, timeout=self._timeout
             ) as response:
                 if response.status == 200:
                     if (response.content_length or 0) > MAX_VERIFY_ANSWER_BYTES:
@@ -108,15 +98,12 @@ class AuthClient:
                 raise ConnectionError(f"auth /healthz answered {response.status}")
 
     @staticmethod
-    def _verification(body: bytes) -> Verification:
+    def _verification(body: bytes) -> VerifyAnswer:
         try:
-            data = json.loads(body)
-            principal = Principal.from_dict(data["principal"])
-            ttl = float(data.get("cache_ttl", 0))
-        except (ValueError, KeyError, TypeError):
-            log.error("the auth service answered a malformed verification")
+            return VerifyAnswer.from_dict(json.loads(body))
+        except ValueError as error:
+            log.error("the auth service answered a malformed verification: %s", error)
             raise auth_unavailable() from None
-        return Verification(principal, max(0.0, ttl))
 
 
 def _retry_after(value: str | None) -> str:

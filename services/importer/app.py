@@ -15,7 +15,8 @@ from services.importer.routes import add_routes
 from services.importer.uploads import UploadSlots
 from services.importer.waiting import JobWaiters
 from services.importer.worker import ImportWorker
-from shared import bus, catalog
+from shared import bus
+from shared.catalog.schema import wait_for_schema
 from shared.db import apply_migrations, close_pool, create_pool
 from shared.errors import error_middleware
 from shared.health import add_health_routes
@@ -39,14 +40,15 @@ def pool_size(config: Config) -> int:
 
 
 async def open_database(config: Config) -> asyncpg.Pool:
-    """The pool, with the catalog's and the importer's migrations applied (used by the service and the CLI)."""
+    """The pool, once the catalog has the schema the importer writes (its own migration step applies that:
+    shared/catalog/schema.py), with the importer's own migrations applied (used by the service and the CLI)."""
     pool = await connect_with_retry(
         "PostgreSQL",
         lambda: create_pool(config.database_url, max_size=pool_size(config), init=db.init_connection),
         timeout=config.startup_timeout,
     )
     try:
-        await apply_migrations(pool, catalog.SCHEMA, catalog.MIGRATIONS)
+        await wait_for_schema(pool, config.startup_timeout)
         await apply_migrations(pool, db.SCHEMA, MIGRATIONS)
     except BaseException:
         await close_pool(pool)

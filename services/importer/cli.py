@@ -2,8 +2,9 @@
 
     python -m services.importer.cli create-demo-mappers
 
-reads the service's settings (DATABASE_URL, STARTUP_TIMEOUT, ...), applies the migrations, and creates the demo
-mappers (products-default and one per entity) where missing; running it again changes nothing.
+reads the service's settings (DATABASE_URL, STARTUP_TIMEOUT, ...), applies the importer's migrations (once the
+catalog has its schema), and creates the demo mappers (products-default and one per entity) where missing; running
+it again changes nothing.
 """
 
 from __future__ import annotations

@@ -106,20 +106,19 @@ def _words(value: Any, name: str, default: tuple[str, ...]) -> tuple[str, ...]:
     return tuple(word.strip().lower() for word in value)
 
 
-def _column_rule(entity: ImportEntity, raw: Any, index: int, header: bool) -> ColumnRule:
-    target = f"columns[{index}]"
-    if not isinstance(raw, dict):
-        raise InvalidMapper("each column must be an object", target=target)
-    unknown = set(raw) - _COLUMN_KEYS
-    if unknown:
-        raise InvalidMapper(f"unknown column settings: {', '.join(sorted(unknown))}", target=target)
+def _column_position(raw: dict[str, Any], header: bool, target: str) -> str | int:
+    """The header name of the column, or its 1-based position in a file without a header row."""
     column = raw.get("column")
     if header:
         if not isinstance(column, str) or not 0 < len(column.strip()) <= MAX_COLUMN_NAME:
             raise InvalidMapper(f"column must be the header name (1 to {MAX_COLUMN_NAME} characters)", target=target)
-        column = column.strip()
-    elif not isinstance(column, int) or isinstance(column, bool) or not 1 <= column <= 1000:
+        return column.strip()
+    if not isinstance(column, int) or isinstance(column, bool) or not 1 <= column <= 1000:
         raise InvalidMapper("without a header row, column must be the column's position (1, 2, ...)", target=target)
+    return column
+
+
+def _column_field(entity: ImportEntity, raw: dict[str, Any], target: str) -> ImportField:
     field_name = raw.get("field")
     field = entity.field(field_name) if isinstance(field_name, str) else None
     if field is None:
@@ -127,42 +126,67 @@ def _column_rule(entity: ImportEntity, raw: Any, index: int, header: bool) -> Co
         raise InvalidMapper(
             f"{entity.name} has no importable field {field_name!r}; importable: {importable}", target=target
         )
-    case = raw.get("case")
-    if case not in (None, "lower", "upper"):
+    return field
+
+
+def _check_settings_fit_the_field(raw: dict[str, Any], field: ImportField, target: str) -> None:
+    """Each conversion setting applies to one kind of field; naming it on another is a mistake worth reporting."""
+    if raw.get("case") not in (None, "lower", "upper"):
         raise InvalidMapper("case must be 'lower' or 'upper'", target=target)
-    if case and field.kind != "text":
+    if raw.get("case") and field.kind != "text":
         raise InvalidMapper("case applies to text fields only", target=target)
-    separator = _single_char(raw.get("decimalSeparator"), "decimalSeparator", ".")
     if "decimalSeparator" in raw and field.kind != "decimal":
         raise InvalidMapper("decimalSeparator applies to decimal fields only", target=target)
     if ("trueValues" in raw or "falseValues" in raw) and field.kind != "boolean":
         raise InvalidMapper("trueValues and falseValues apply to boolean fields only", target=target)
+    if raw.get("dateFormat") is not None and field.kind != "datetime":
+        raise InvalidMapper("dateFormat applies to date fields only", target=target)
+    for flag in ("trim", "required"):
+        if flag in raw and not isinstance(raw[flag], bool):
+            raise InvalidMapper(f"{flag} must be true or false", target=target)
+
+
+def _date_format(raw: dict[str, Any], target: str) -> str | None:
+    date_format = raw.get("dateFormat")
+    if date_format is None:
+        return None
+    if not isinstance(date_format, str) or "%" not in date_format or len(date_format) > 50:
+        raise InvalidMapper("dateFormat must be a strptime format such as %Y-%m-%d", target=target)
+    return date_format
+
+
+def _default(raw: dict[str, Any], target: str) -> str | None:
+    default = raw.get("default")
+    if default is not None and (not isinstance(default, str | int | float) or isinstance(default, bool)):
+        raise InvalidMapper("default must be a string or a number", target=target)
+    return None if default is None else str(default)
+
+
+def _column_rule(entity: ImportEntity, raw: Any, index: int, header: bool) -> ColumnRule:
+    target = f"columns[{index}]"
+    if not isinstance(raw, dict):
+        raise InvalidMapper("each column must be an object", target=target)
+    unknown = set(raw) - _COLUMN_KEYS
+    if unknown:
+        raise InvalidMapper(f"unknown column settings: {', '.join(sorted(unknown))}", target=target)
+    column = _column_position(raw, header, target)
+    field = _column_field(entity, raw, target)
+    _check_settings_fit_the_field(raw, field, target)
+    separator = _single_char(raw.get("decimalSeparator"), "decimalSeparator", ".")
     true_values = _words(raw.get("trueValues"), "trueValues", DEFAULT_TRUE)
     false_values = _words(raw.get("falseValues"), "falseValues", DEFAULT_FALSE)
     if set(true_values) & set(false_values):
         raise InvalidMapper("a word cannot be both true and false", target=target)
-    date_format = raw.get("dateFormat")
-    if date_format is not None:
-        if field.kind != "datetime":
-            raise InvalidMapper("dateFormat applies to date fields only", target=target)
-        if not isinstance(date_format, str) or "%" not in date_format or len(date_format) > 50:
-            raise InvalidMapper("dateFormat must be a strptime format such as %Y-%m-%d", target=target)
-    default = raw.get("default")
-    if default is not None and (not isinstance(default, str | int | float) or isinstance(default, bool)):
-        raise InvalidMapper("default must be a string or a number", target=target)
-    for flag in ("trim", "required"):
-        if flag in raw and not isinstance(raw[flag], bool):
-            raise InvalidMapper(f"{flag} must be true or false", target=target)
     rule = ColumnRule(
         column=column,
         field=field,
         trim=raw.get("trim", True),
-        case=case,
+        case=raw.get("case"),
         decimal_separator=separator,
         true_values=true_values,
         false_values=false_values,
-        date_format=date_format,
-        default=None if default is None else str(default),
+        date_format=_date_format(raw, target),
+        default=_default(raw, target),
         required=raw.get("required", False),
     )
     if rule.default is not None:
@@ -175,13 +199,8 @@ def _column_rule(entity: ImportEntity, raw: Any, index: int, header: bool) -> Co
     return rule
 
 
-def parse_definition(entity: ImportEntity, raw: Any) -> MapperDefinition:
-    """Check a mapper definition against the entity model; raise InvalidMapper naming what is wrong."""
-    if not isinstance(raw, dict):
-        raise InvalidMapper("definition must be a JSON object", target="definition")
-    unknown = set(raw) - _DEFINITION_KEYS
-    if unknown:
-        raise InvalidMapper(f"unknown mapper settings: {', '.join(sorted(unknown))}", target="definition")
+def _dialect(raw: dict[str, Any]) -> tuple[str, str, str, bool]:
+    """The CSV dialect: delimiter, quote, encoding (its canonical name) and whether a header row comes first."""
     delimiter = _single_char(raw.get("delimiter"), "delimiter", ",")
     quote = _single_char(raw.get("quote"), "quote", '"')
     if delimiter == quote:
@@ -193,6 +212,10 @@ def parse_definition(entity: ImportEntity, raw: Any) -> MapperDefinition:
     header = raw.get("header", True)
     if not isinstance(header, bool):
         raise InvalidMapper("header must be true or false", target="header")
+    return delimiter, quote, encoding, header
+
+
+def _columns(entity: ImportEntity, raw: dict[str, Any], header: bool) -> tuple[ColumnRule, ...]:
     columns_raw = raw.get("columns")
     if not isinstance(columns_raw, list) or not 0 < len(columns_raw) <= MAX_COLUMNS:
         raise InvalidMapper(f"columns must be a list of 1 to {MAX_COLUMNS} columns", target="columns")
@@ -202,19 +225,38 @@ def parse_definition(entity: ImportEntity, raw: Any) -> MapperDefinition:
         if rule.field.name in seen:
             raise InvalidMapper(f"field {rule.field.name} is mapped twice", target="columns")
         seen.add(rule.field.name)
+    return columns
+
+
+def _key_and_policy(entity: ImportEntity, raw: dict[str, Any], mapped: set[str]) -> tuple[str | None, bool]:
+    """The key that finds existing rows (None: insert-only), and whether rows without a match are rejected."""
     key = raw.get("key", entity.key)
     if key is not None:
         if key != entity.key:
             allowed = f"{entity.key!r} or null (insert-only)" if entity.key else "null (insert-only)"
             raise InvalidMapper(f"key of {entity.name} must be {allowed}", target="key")
-        if key not in seen:
+        if key not in mapped:
             raise InvalidMapper(f"the key field {key} must be mapped", target="key")
     update_only = raw.get("updateOnly", False)
     if not isinstance(update_only, bool):
         raise InvalidMapper("updateOnly must be true or false", target="updateOnly")
     if update_only and key is None:
         raise InvalidMapper("an update-only mapper needs a key to find the rows it updates", target="updateOnly")
-    missing = [f.name for f in entity.fields if f.required and f.name not in seen]
+    return key, update_only
+
+
+def parse_definition(entity: ImportEntity, raw: Any) -> MapperDefinition:
+    """Check a mapper definition against the entity model; raise InvalidMapper naming what is wrong."""
+    if not isinstance(raw, dict):
+        raise InvalidMapper("definition must be a JSON object", target="definition")
+    unknown = set(raw) - _DEFINITION_KEYS
+    if unknown:
+        raise InvalidMapper(f"unknown mapper settings: {', '.join(sorted(unknown))}", target="definition")
+    delimiter, quote, encoding, header = _dialect(raw)
+    columns = _columns(entity, raw, header)
+    mapped = {rule.field.name for rule in columns}
+    key, update_only = _key_and_policy(entity, raw, mapped)
+    missing = [f.name for f in entity.fields if f.required and f.name not in mapped]
     if missing and not update_only:
         raise InvalidMapper(
             f"{entity.name} needs these fields on insert, map them: {', '.join(missing)}", target="columns"

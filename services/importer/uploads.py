@@ -1,6 +1,6 @@
 """Receiving an upload: the multipart file part streams into PostgreSQL in ~1 MiB chunks, never whole in memory.
 
-The file part may come before the form fields naming the entity and mapper (browsers and the seed's client send
+The file part may come before the form fields naming the entity and mapper (browsers and the documented clients send
 `file` first), so the chunks are written inside the caller's transaction and the job row joins them before commit.
 """
 

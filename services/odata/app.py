@@ -8,8 +8,8 @@ from services.odata import db
 from services.odata.config import Config
 from services.odata.keys import CONFIG, POOL
 from services.odata.routes import add_routes
-from shared import catalog
-from shared.db import apply_migrations, close_pool, create_pool
+from shared.catalog.schema import wait_for_schema
+from shared.db import close_pool, create_pool
 from shared.errors import error_middleware
 from shared.health import add_health_routes
 from shared.logs import request_id_middleware
@@ -27,7 +27,8 @@ async def open_database(app: web.Application) -> AsyncIterator[None]:
         timeout=config.startup_timeout,
     )
     try:
-        await apply_migrations(pool, catalog.SCHEMA, catalog.MIGRATIONS)
+        # The catalog is migrated by its own step (shared/catalog/schema.py); this service only reads it.
+        await wait_for_schema(pool, config.startup_timeout)
         app[POOL] = pool
         yield
     finally:

@@ -1,4 +1,4 @@
-"""Seed 000, part 2: calling api.php methods through the gateway with the token in each place it may travel."""
+"""api.php, part 2: calling api.php methods through the gateway with the token in each place it may travel."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from xml.etree import ElementTree
 import aiohttp
 import pytest
 
-from services.gateway.credentials import MAX_FORM_CREDENTIAL_BYTES
+from services.gateway.apiphp import MAX_FORM_CREDENTIAL_BYTES
 from services.odata.apiphp.handlers import MAX_MULTIPART_BYTES
 from tests.apiphp.conftest import ApiPhpPlatform
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import time
 
@@ -10,18 +9,19 @@ import aiohttp
 import pytest
 
 from tests.apiphp.conftest import ApiPhpPlatform
+from tests.eventually import eventually
 
 LIST = "/api.php/shop.product.getList"
 
 
 async def _refused_within(platform: ApiPhpPlatform, token: str, seconds: float) -> float:
     started = time.monotonic()
-    while time.monotonic() - started < seconds:
-        response = await platform.call(LIST, params={"access_token": token})
-        if response.status == 401:
-            return time.monotonic() - started
-        await asyncio.sleep(0.02)
-    raise AssertionError(f"the revoked token still worked after {seconds} s")
+
+    async def refused() -> bool:
+        return (await platform.call(LIST, params={"access_token": token})).status == 401
+
+    await eventually(refused, timeout=seconds, what="the revoked token's refusal")
+    return time.monotonic() - started
 
 
 async def _key_for(platform: ApiPhpPlatform, admin_api_key: str, user_id: int) -> str:

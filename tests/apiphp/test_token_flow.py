@@ -1,4 +1,4 @@
-"""Seed 000, part 1: acquiring a token through /api.php/auth and /api.php/token, driven through the gateway."""
+"""api.php, part 1: acquiring a token through /api.php/auth and /api.php/token, driven through the gateway."""
 
 from __future__ import annotations
 

@@ -6,7 +6,8 @@ from xml.etree import ElementTree
 
 import pytest
 
-from services.gateway.credentials import AmbiguousCredentials, strip_multipart, strip_urlencoded
+from services.gateway.apiphp import strip_multipart, strip_urlencoded
+from services.gateway.credentials import AmbiguousCredentials
 from shared import apiphp_format
 from shared.errors import BadRequest
 

@@ -18,6 +18,7 @@ from services.auth.context import operator_principal
 from services.auth.keys import CONTEXT
 from services.auth.permissions import ALL_PERMISSIONS
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
+from shared.verification import VerifyRequest
 
 
 @pytest.fixture
@@ -71,18 +72,18 @@ class Auth:
     def as_gateway(self) -> dict[str, str]:
         return {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), self.signing_key, "auth")}
 
-    async def verify(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], Any]:
+    async def verify(self, request: VerifyRequest | dict[str, Any]) -> tuple[int, dict[str, Any], Any]:
+        """POST /internal/verify as the gateway does; a dict is sent as it is (a malformed request)."""
+        body = request.to_dict() if isinstance(request, VerifyRequest) else request
         response = await self.client.post("/internal/verify", json=body, headers=self.as_gateway())
         return response.status, await response.json(), response.headers
 
     async def verify_key(self, key: str, client_ip: str = "198.51.100.1") -> tuple[int, dict[str, Any]]:
-        status, body, _ = await self.verify({"kind": "api_key", "key": key, "client_ip": client_ip})
+        status, body, _ = await self.verify(VerifyRequest("api_key", key, None, client_ip))
         return status, body
 
     async def verify_basic(self, username: str, token: str, client_ip: str = "198.51.100.2") -> tuple[int, dict]:
-        status, body, _ = await self.verify(
-            {"kind": "basic", "username": username, "token": token, "client_ip": client_ip}
-        )
+        status, body, _ = await self.verify(VerifyRequest("basic", token, username, client_ip))
         return status, body
 
     async def create_key(self, user: dict[str, Any], scope: list[str] | None = None) -> dict[str, Any]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import secrets
 import socket
 from collections.abc import AsyncIterator
@@ -19,6 +20,7 @@ from shared.bus import Topology
 from shared.messages import CredentialRevoked
 from tests.auth.conftest import Auth
 from tests.conftest import RevocationTap
+from tests.eventually import eventually
 
 
 @pytest.fixture
@@ -95,29 +97,35 @@ async def test_a_revocation_reaches_a_bound_queue_within_one_second(auth: Auth, 
 
 
 async def test_an_event_written_while_the_broker_is_unreachable_is_published_when_it_is_back(
-    pool: asyncpg.Pool, database_url: str, amqp_url: str, bus_prefix: str, revocations: RevocationTap
+    pool: asyncpg.Pool,
+    database_url: str,
+    amqp_url: str,
+    bus_prefix: str,
+    revocations: RevocationTap,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     broker = urlsplit(amqp_url)
     port = free_port()
     # Nothing listens on `port` until the relay below opens it: the publisher sees a broker that is down.
     relayed_url = urlunsplit(broker._replace(netloc=f"{broker.username}:{broker.password}@127.0.0.1:{port}"))
     credential_id = secrets.token_hex(8)
+    await record(pool, revoked(credential_id))
+    caplog.set_level(logging.WARNING, logger="shared.outbox")
     publisher = asyncio.create_task(OutboxPublisher(pool, database_url, relayed_url, Topology(bus_prefix)).run())
     try:
-        await record(pool, revoked(credential_id))
-        await asyncio.sleep(0.5)
+        # A round that tried to publish it, and failed for want of a broker, left it unpublished.
+        await eventually(lambda: "not drained" in caplog.text, what="a failed publishing round")
         assert await published_at(pool, credential_id) == [None]
 
         async with relay_to(broker.hostname or "127.0.0.1", broker.port or 5672, port):
             event = await revocations.wait_for(lambda e: e.credential_id == credential_id, timeout=10.0)
             assert event.reason == "revoked"
+
             # The row is marked after the broker's confirm, so it may trail the message by a moment.
-            for _ in range(100):
-                if await published_at(pool, credential_id) != [None]:
-                    break
-                await asyncio.sleep(0.01)
-            [when] = await published_at(pool, credential_id)
-            assert when is not None
+            async def marked() -> bool:
+                return await published_at(pool, credential_id) != [None]
+
+            await eventually(marked, timeout=1.0, what="the row being marked published")
             publisher.cancel()  # before the relay closes under it
             with contextlib.suppress(asyncio.CancelledError):
                 await publisher
@@ -137,19 +145,19 @@ async def test_two_replicas_publish_each_event_once(
         running(OutboxPublisher(pool, database_url, amqp_url, topology)),
     ):
         await asyncio.gather(*(record(pool, revoked(credential_id)) for credential_id in ids))
-        seen: list[str] = []
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 5.0
-        while loop.time() < deadline and not ids <= set(seen):
-            message = await revocations.queue.get(fail=False, no_ack=True)
-            if message is None:
-                await asyncio.sleep(0.02)
-            elif (credential_id := CredentialRevoked.decode(message.body).credential_id) in ids:
-                seen.append(credential_id)
-        await asyncio.sleep(0.3)  # time for a duplicate, were there one
-        while (message := await revocations.queue.get(fail=False, no_ack=True)) is not None:
-            if (credential_id := CredentialRevoked.decode(message.body).credential_id) in ids:
-                seen.append(credential_id)
+
+        async def all_marked() -> bool:
+            marks = await asyncio.gather(*(published_at(pool, credential_id) for credential_id in ids))
+            return all(None not in mark for mark in marks)
+
+        # A row is marked only after the broker confirmed its message into the bound queue.
+        await eventually(all_marked, what="every event being published")
+    # Both publishers have stopped and closed their connections, which the broker handles after every message sent
+    # on them: whatever either published, a duplicate included, is in the queue now.
+    seen: list[str] = []
+    while (message := await revocations.queue.get(fail=False, no_ack=True)) is not None:
+        if (credential_id := CredentialRevoked.decode(message.body).credential_id) in ids:
+            seen.append(credential_id)
     assert sorted(seen) == sorted(ids)
 
 

@@ -13,6 +13,7 @@ import pytest
 from services.auth.app import create_app
 from services.auth.config import Config
 from services.auth.keys import COUNTERS
+from shared.verification import VerifyRequest
 from tests.auth.conftest import Auth
 from tests.redis_server import PrivateRedis, private_redis
 
@@ -41,9 +42,7 @@ async def test_failures_counted_on_one_replica_throttle_the_guesser_on_another(
     username, address = f"victim-{secrets.token_hex(4)}", "203.0.113.90"
     for replica in (first, second, first, second, first):
         assert (await replica.verify_basic(username, "cpt_wrong", client_ip=address))[0] == 401
-    status, _, headers = await second.verify(
-        {"kind": "basic", "username": username, "token": "cpt_wrong", "client_ip": address}
-    )
+    status, _, headers = await second.verify(VerifyRequest("basic", "cpt_wrong", username, address))
     assert status == 429 and int(headers["Retry-After"]) >= 1
     assert first.client.app[COUNTERS].backend == "redis"
 
@@ -56,8 +55,6 @@ async def test_with_redis_down_the_throttle_still_counts_in_memory(
     username, address = f"victim-{secrets.token_hex(4)}", "203.0.113.91"
     for _ in range(5):
         assert (await auth.verify_basic(username, "cpt_wrong", client_ip=address))[0] == 401
-    status, _, _ = await auth.verify(
-        {"kind": "basic", "username": username, "token": "cpt_wrong", "client_ip": address}
-    )
+    status, _, _ = await auth.verify(VerifyRequest("basic", "cpt_wrong", username, address))
     assert status == 429
     assert auth.client.app[COUNTERS].degraded and auth.client.app[COUNTERS].fallbacks > 0

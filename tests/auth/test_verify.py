@@ -7,20 +7,21 @@ from datetime import UTC, datetime, timedelta
 from services.auth.keys import POOL, USAGE
 from services.auth.permissions import ALL_PERMISSIONS
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
+from shared.verification import VerifyRequest
 from tests.auth.conftest import Auth
 
 INVALID = {"error": {"code": "invalid_credential", "message": "The credential is invalid, expired or revoked"}}
 
 
 async def test_verify_refuses_a_caller_without_the_gateways_signature(auth: Auth) -> None:
-    response = await auth.client.post("/internal/verify", json={"kind": "api_key", "key": "x"})
+    response = await auth.client.post("/internal/verify", json=VerifyRequest("api_key", "x").to_dict())
     assert response.status == 401
 
 
 async def test_verify_refuses_a_user_principal_with_403(auth: Auth) -> None:
     user = await auth.user(admin=True)
     response = await auth.client.post(
-        "/internal/verify", json={"kind": "api_key", "key": "x"}, headers=auth.as_user(user)
+        "/internal/verify", json=VerifyRequest("api_key", "x").to_dict(), headers=auth.as_user(user)
     )
     assert response.status == 403
 
@@ -147,19 +148,21 @@ async def test_deactivated_users_credentials_are_refused(auth: Auth) -> None:
 
 
 async def test_bearer_tokens_are_refused_until_the_oauth_server_issues_them(auth: Auth) -> None:
-    status, body, _ = await auth.verify({"kind": "bearer", "token": "opaque-token", "client_ip": "198.51.100.3"})
+    status, body, _ = await auth.verify(VerifyRequest("bearer", "opaque-token", None, "198.51.100.3"))
     assert (status, body) == (401, INVALID)
 
 
 async def test_malformed_verify_requests_are_400(auth: Auth) -> None:
     bodies = [
-        {"kind": "password", "key": "x"},
-        {"kind": "api_key"},
-        {"kind": "api_key", "key": 5},
-        {"kind": "api_key", "key": "x" * 600},
-        {"kind": "basic", "token": "t"},
-        {"kind": "basic", "username": "a\x00b", "token": "t"},
-        {"kind": "api_key", "key": "x", "client_ip": "not an address"},
+        {"kind": "api_key", "key": "x"},
+        {"version": 2, "kind": "api_key", "key": "x"},
+        {"version": 1, "kind": "password", "key": "x"},
+        {"version": 1, "kind": "api_key"},
+        {"version": 1, "kind": "api_key", "key": 5},
+        {"version": 1, "kind": "api_key", "key": "x" * 600},
+        {"version": 1, "kind": "basic", "token": "t"},
+        {"version": 1, "kind": "basic", "username": "a\x00b", "token": "t"},
+        {"version": 1, "kind": "api_key", "key": "x", "client_ip": "not an address"},
     ]
     for body in bodies:
         status, answer, _ = await auth.verify(body)
@@ -173,9 +176,7 @@ async def test_failed_attempts_on_one_username_are_throttled_per_address_with_re
     username = f"victim-{secrets.token_hex(4)}"
     for _ in range(5):
         assert (await auth.verify_basic(username, "cpt_wrong", client_ip="203.0.113.50"))[0] == 401
-    status, body, headers = await auth.verify(
-        {"kind": "basic", "username": username, "token": "cpt_wrong", "client_ip": "203.0.113.50"}
-    )
+    status, body, headers = await auth.verify(VerifyRequest("basic", "cpt_wrong", username, "203.0.113.50"))
     assert status == 429
     assert body["error"]["code"] == "too_many_requests"
     assert int(headers["Retry-After"]) >= 1
@@ -198,7 +199,7 @@ async def test_failures_from_many_addresses_do_not_lock_the_user_out(auth: Auth)
 async def test_failed_attempts_are_throttled_per_client_address(auth: Auth) -> None:
     for _ in range(50):
         assert (await auth.verify_key("cap_garbage", client_ip="192.0.2.77"))[0] == 401
-    status, _, headers = await auth.verify({"kind": "api_key", "key": "cap_garbage", "client_ip": "192.0.2.77"})
+    status, _, headers = await auth.verify(VerifyRequest("api_key", "cap_garbage", None, "192.0.2.77"))
     assert status == 429
     assert int(headers["Retry-After"]) >= 1
     assert (await auth.verify_key("cap_garbage", client_ip="192.0.2.78"))[0] == 401
@@ -245,6 +246,6 @@ async def test_failed_attempts_reach_the_audit_log_in_bulk(auth: Auth) -> None:
 async def test_an_expired_signed_principal_is_refused(auth: Auth) -> None:
     stale = sign_principal(Principal.service("gateway"), auth.signing_key, "auth", now=time.time() - 3600)
     response = await auth.client.post(
-        "/internal/verify", json={"kind": "api_key", "key": "x"}, headers={PRINCIPAL_HEADER: stale}
+        "/internal/verify", json=VerifyRequest("api_key", "x").to_dict(), headers={PRINCIPAL_HEADER: stale}
     )
     assert response.status == 401

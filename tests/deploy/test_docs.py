@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -32,3 +34,56 @@ def test_every_setting_a_service_reads_is_in_the_readme(name: str) -> None:
     readme = (ROOT / "README.md").read_text()
     missing = sorted(key for key in environment.read if key not in readme)
     assert not missing, f"README.md does not document {name}'s settings {missing}"
+
+
+# Outside references: a reference document by number, a contract file that is not here, a path out of the checkout,
+# an issue number. The repository must explain itself.
+OUTSIDE_REFERENCE = re.compile(r"\b[Ss]eeds? 0\d\d|[Ss]eed's|\bthe seeds?\b|CONTRACT\.md|\.\./shared/|\bissue #?\d+")
+TEXT_SUFFIXES = {".py", ".md", ".yml", ".yaml", ".sh", ".toml", ".html", ".css", ".js"}
+# Applied migrations are frozen (a changed file is refused by its checksum); the rest are being rewritten on other
+# branches at the time of writing and are held to this when those land.
+NOT_YET_CHECKED = (
+    "services/odata/",
+    "tests/odata/",
+    "services/auth/panel/",
+    "services/auth/oauth/pages.py",
+    "services/auth/oauth/page_handlers.py",
+    "services/auth/apiphp/pages.py",
+    "services/auth/apiphp/page_handlers.py",
+    "services/importer/handlers.py",
+    "services/importer/waiting.py",
+    "services/gateway/openapi.py",
+)
+# Pages written on other branches at the time of writing.
+PAGES_TO_COME = {"docs/apiphp.md", "docs/odata-conformance.md"}
+MARKDOWN_LINK = re.compile(r"\]\(([^)#\s]+)(?:#[^)]*)?\)")
+
+
+def tracked_files() -> list[str]:
+    listed = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout
+    return [name for name in listed.splitlines() if (ROOT / name).is_file()]
+
+
+def test_code_and_docs_refer_only_to_what_is_in_the_repository() -> None:
+    found = []
+    for name in tracked_files():
+        if Path(name).suffix not in TEXT_SUFFIXES or name.startswith(NOT_YET_CHECKED):
+            continue
+        for number, line in enumerate((ROOT / name).read_text(errors="replace").splitlines(), 1):
+            if OUTSIDE_REFERENCE.search(line) and "OUTSIDE_REFERENCE" not in line:
+                found.append(f"{name}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)
+
+
+def test_every_relative_link_in_the_docs_names_a_file_of_the_repository() -> None:
+    broken = []
+    for name in tracked_files():
+        if not name.endswith(".md"):
+            continue
+        for target in MARKDOWN_LINK.findall((ROOT / name).read_text()):
+            if "://" in target or target.startswith("mailto:"):
+                continue
+            resolved = ((ROOT / name).parent / target).resolve()
+            if not resolved.exists() and str(resolved.relative_to(ROOT)) not in PAGES_TO_COME:
+                broken.append(f"{name}: {target}")
+    assert not broken, broken

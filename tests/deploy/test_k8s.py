@@ -66,27 +66,43 @@ def render(directory: Path) -> list[dict[str, Any]]:
     for patch in kustomization.get("patches", []):
         for document in read_objects(directory / patch["path"]):
             apply_patch(objects, document)
+    _set_namespace(objects, kustomization)
+    _add_labels(objects, kustomization)
+    _set_images(objects, kustomization)
+    _set_replicas(objects, kustomization)
+    return objects
+
+
+def _set_namespace(objects: list[dict[str, Any]], kustomization: dict[str, Any]) -> None:
     if "namespace" in kustomization:
         for item in objects:
             if item["kind"] not in CLUSTER_SCOPED:
                 item["metadata"]["namespace"] = kustomization["namespace"]
+
+
+def _add_labels(objects: list[dict[str, Any]], kustomization: dict[str, Any]) -> None:
     for label in kustomization.get("labels", []):
         assert not label.get("includeSelectors", False), "selectors stay as the base wrote them"
         for item in objects:
             item["metadata"].setdefault("labels", {}).update(label["pairs"])
             if label.get("includeTemplates", False) and item["kind"] in POD_OWNERS:
                 item["spec"]["template"]["metadata"].setdefault("labels", {}).update(label["pairs"])
+
+
+def _set_images(objects: list[dict[str, Any]], kustomization: dict[str, Any]) -> None:
     for image in kustomization.get("images", []):
         for container in (c for item in objects for c in containers(item)):
             if re.split(r"[:@]", container["image"].rsplit("/", 1)[-1])[0] == image["name"]:
                 tag = container["image"].rsplit(":", 1)[1] if ":" in container["image"] else "latest"
                 container["image"] = f"{image.get('newName', image['name'])}:{image.get('newTag', tag)}"
+
+
+def _set_replicas(objects: list[dict[str, Any]], kustomization: dict[str, Any]) -> None:
     for replicas in kustomization.get("replicas", []):
         matches = [item for item in objects if item["kind"] == "Deployment" and name(item) == replicas["name"]]
         assert matches, f"replicas for a Deployment that does not exist: {replicas['name']}"
         for item in matches:
             item["spec"]["replicas"] = replicas["count"]
-    return objects
 
 
 def read_objects(path: Path) -> list[dict[str, Any]]:

@@ -13,8 +13,8 @@ from collections.abc import Iterator
 import aio_pika
 import pytest
 
-from shared import catalog
-from shared.db import apply_migrations, create_pool
+from shared.catalog.schema import migrate as migrate_catalog
+from shared.db import create_pool
 from tests.conftest import postgres_container, rabbitmq_container
 
 
@@ -42,7 +42,7 @@ def container_urls() -> Iterator[tuple[str, str]]:
 async def test_migrations_apply_on_a_throwaway_postgresql(container_urls: tuple[str, str]) -> None:
     pool = await create_pool(container_urls[0])
     try:
-        applied = await apply_migrations(pool, catalog.SCHEMA, catalog.MIGRATIONS)
+        applied = await migrate_catalog(pool)
         assert applied
         assert await pool.fetchval("SELECT count(*) FROM catalog.schema_migrations") == len(applied)
     finally:

@@ -17,8 +17,9 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from services.gateway.app import create_app
 from services.gateway.config import Config
-from shared.errors import Forbidden, Unauthorized
+from shared.errors import Forbidden, InvalidCredential
 from shared.principal import PRINCIPAL_HEADER, Principal, verify_principal
+from shared.verification import VerifyAnswer, VerifyRequest
 
 
 def basic(username: str, token: str) -> dict[str, str]:
@@ -48,32 +49,35 @@ def make_principal(
 
 @dataclass
 class AuthStub:
-    """The auth service's verification contract, answered from a table the test fills."""
+    """Stands in for the auth service where a test controls its answers (a principal's rights and cache time, a
+    slow or throttled answer, a credential it forgets); the requests and answers are the shared contract's
+    (shared/verification.py), and tests/gateway/test_verify_contract.py runs the real auth service against the
+    same client."""
 
     signing_key: bytes
-    known: dict[tuple[str, ...], tuple[Principal, int]] = field(default_factory=dict)
-    calls: list[dict[str, Any]] = field(default_factory=list)
+    known: dict[tuple[str, ...], VerifyAnswer] = field(default_factory=dict)
+    calls: list[VerifyRequest] = field(default_factory=list)
     throttled: bool = False
     answer_delay: float = 0.0
 
     def api_key(self, principal: Principal, cache_ttl: int = 60) -> str:
         key = f"pk_test_{secrets.token_urlsafe(32)}"
-        self.known[("api_key", key)] = (principal, cache_ttl)
+        self.known[("api_key", key)] = VerifyAnswer(principal, cache_ttl)
         return key
 
     def basic(self, principal: Principal, cache_ttl: int = 60) -> tuple[str, str]:
         token = secrets.token_urlsafe(24)
-        self.known[("basic", principal.username, token)] = (principal, cache_ttl)
+        self.known[("basic", principal.username, token)] = VerifyAnswer(principal, cache_ttl)
         return principal.username, token
 
     def bearer(self, principal: Principal, cache_ttl: int = 60) -> str:
         token = secrets.token_urlsafe(32)
-        self.known[("bearer", token)] = (principal, cache_ttl)
+        self.known[("bearer", token)] = VerifyAnswer(principal, cache_ttl)
         return token
 
     def forget(self, principal: Principal) -> None:
-        for lookup, (known, _) in list(self.known.items()):
-            if known == principal:
+        for lookup, answer in list(self.known.items()):
+            if answer.principal == principal:
                 del self.known[lookup]
 
     async def verify(self, request: web.Request) -> web.Response:
@@ -82,8 +86,8 @@ class AuthStub:
             raise Forbidden("internal")
         if request.content_type != "application/json":
             return web.json_response({"error": {"code": "unsupported_media_type", "message": "JSON"}}, status=415)
-        body = await request.json()
-        self.calls.append(body)
+        verify_request = VerifyRequest.from_dict(await request.json())
+        self.calls.append(verify_request)
         await asyncio.sleep(self.answer_delay)
         if self.throttled:
             return web.json_response(
@@ -91,17 +95,14 @@ class AuthStub:
                 status=429,
                 headers={"Retry-After": "17"},
             )
-        if body["kind"] == "api_key":
-            lookup: tuple[str, ...] = ("api_key", body["key"])
-        elif body["kind"] == "basic":
-            lookup = ("basic", body["username"], body["token"])
+        if verify_request.kind == "basic":
+            lookup: tuple[str, ...] = ("basic", verify_request.username or "", verify_request.secret)
         else:
-            lookup = ("bearer", body["token"])
+            lookup = (verify_request.kind, verify_request.secret)
         if lookup not in self.known:
-            error = Unauthorized("The credential is invalid, expired or revoked")
-            return web.json_response({"error": {"code": "invalid_credential", "message": error.message}}, status=401)
-        principal, ttl = self.known[lookup]
-        return web.json_response({"principal": principal.to_dict(), "cache_ttl": ttl})
+            error = InvalidCredential()
+            return web.json_response(error.body(), status=error.status)
+        return web.json_response(self.known[lookup].to_dict())
 
 
 @dataclass

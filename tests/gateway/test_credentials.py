@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import base64
 
+from shared.verification import VerifyRequest
 from tests.gateway.conftest import Gateway, basic, make_principal
 
 
@@ -47,8 +48,8 @@ async def test_a_wrong_basic_token_is_401(gateway: Gateway) -> None:
     username, _ = gateway.auth.basic(make_principal(credential_kind="api_token"))
     response = await gateway.client.get("/odata/products", headers=basic(username, "wrong-token"))
     assert response.status == 401
-    assert gateway.auth.calls[0]["kind"] == "basic"
-    assert gateway.auth.calls[0]["username"] == username
+    assert gateway.auth.calls[0].kind == "basic"
+    assert gateway.auth.calls[0].username == username
 
 
 async def test_an_unknown_bearer_token_is_401_with_invalid_token(gateway: Gateway) -> None:
@@ -56,7 +57,7 @@ async def test_an_unknown_bearer_token_is_401_with_invalid_token(gateway: Gatewa
     assert response.status == 401
     challenge = response.headers["WWW-Authenticate"]
     assert challenge.startswith("Bearer ") and 'error="invalid_token"' in challenge
-    assert gateway.auth.calls[0] == {"kind": "bearer", "token": "opaque-token-123", "client_ip": "127.0.0.1"}
+    assert gateway.auth.calls[0] == VerifyRequest("bearer", "opaque-token-123", None, "127.0.0.1")
 
 
 async def test_a_malformed_bearer_token_is_401_without_asking_auth(gateway: Gateway) -> None:

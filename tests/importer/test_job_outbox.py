@@ -10,9 +10,8 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
@@ -23,6 +22,7 @@ import pytest
 from services.importer import db
 from services.importer.app import create_app, open_database
 from services.importer.config import Config
+from tests.eventually import eventually
 from tests.importer.conftest import PRODUCT_COLUMNS, csv_form, tag
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -88,15 +88,6 @@ def _start_importer(env: dict[str, str]) -> subprocess.Popen[bytes]:
     )
 
 
-async def eventually(check: Callable[[], Awaitable[Any]], seconds: float, what: str) -> Any:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if result := await check():
-            return result
-        await asyncio.sleep(0.05)
-    raise AssertionError(f"never: {what}")
-
-
 async def _ready(base: str) -> bool:
     with contextlib.suppress(aiohttp.ClientError):
         async with aiohttp.ClientSession() as session, session.get(f"{base}/readyz") as response:
@@ -122,7 +113,7 @@ async def test_an_importer_killed_between_committing_a_job_and_publishing_it_los
         doomed = _start_importer(env)
         try:
             base = f"http://127.0.0.1:{port}"
-            await eventually(lambda: _ready(base), 30, "the importer is ready")
+            await eventually(lambda: _ready(base), timeout=30, what="the importer being ready")
             relay.flowing.clear()  # from here on nothing it publishes reaches the broker, nor any confirm
             t = tag()
             form = csv_form(f"sku;name;price\nK-{t};Kept;1,00\n", "products", mapper_id)
@@ -149,7 +140,7 @@ async def test_an_importer_killed_between_committing_a_job_and_publishing_it_los
             status = await pool.fetchval("SELECT status FROM importer.jobs WHERE id = $1", job_id)
             return status if status in db.TERMINAL else None
 
-        assert await eventually(finished, 30, "the job finishes") == "completed"
+        assert await eventually(finished, timeout=30, what="the job finishing") == "completed"
         assert await pool.fetchval("SELECT name FROM catalog.products WHERE sku = $1", f"K-{t}") == "Kept"
         assert await pool.fetchval(unpublished, str(job_id)) == 0
     finally:

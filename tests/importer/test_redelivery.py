@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-import asyncio
+import logging
 import uuid
 
 import asyncpg
+import pytest
 from aiohttp.test_utils import TestClient
 
 from services.importer.app import open_database
 from services.importer.config import Config
 from services.importer.importing import run_job
+from tests.eventually import eventually
 from tests.importer.conftest import create_products_mapper, csv_form, tag
 
 ROWS = 10
@@ -70,10 +72,15 @@ async def test_a_job_interrupted_mid_way_and_redelivered_ends_with_exactly_its_r
 
 
 async def test_a_queued_job_is_processed_once_by_a_worker_even_when_its_message_comes_twice(
-    api_only: TestClient, importer_env: dict[str, str], as_user: dict[str, str], client: TestClient
+    api_only: TestClient,
+    importer_env: dict[str, str],
+    as_user: dict[str, str],
+    client: TestClient,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     mapper = await create_products_mapper(api_only, as_user)
     job_id, t = await _queued_job(api_only, as_user, mapper)
+    caplog.set_level(logging.INFO, logger="services.importer.worker")
     pool = await open_database(Config.from_env(importer_env))
     try:
         # The API-only replica published the job once; publish it again as a redelivery would bring it.
@@ -87,12 +94,10 @@ async def test_a_queued_job_is_processed_once_by_a_worker_even_when_its_message_
             ImportJobRequested(job_id=str(job_id), entity="products", mapper_id=mapper),
             routing_key="job",
         )
-        for _ in range(100):
-            status = await pool.fetchval("SELECT status FROM importer.jobs WHERE id = $1", job_id)
-            if status == "completed":
-                break
-            await asyncio.sleep(0.1)
-        await asyncio.sleep(0.5)  # time for the second delivery to be handled too
+        # The worker logs each delivery it settled: both, the second finding the job already completed.
+        await eventually(
+            lambda: caplog.text.count(f"import job {job_id} completed") == 2, timeout=10, what="both deliveries"
+        )
         job = await pool.fetchrow("SELECT status, imported, updated FROM importer.jobs WHERE id = $1", job_id)
         assert tuple(job) == ("completed", ROWS, 0)
         assert await _count(pool, t) == ROWS

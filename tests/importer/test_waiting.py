@@ -1,5 +1,6 @@
-"""POST /api/import as seed 001's PHP client calls it: without Prefer: respond-async the call waits for the job's
-end, however long, keeping the connection alive, and answers 200 with the counts; with it, 202 at once."""
+"""POST /api/import as the documented PHP client (docs/import-api.md) calls it: without Prefer: respond-async the
+call waits for the job's end, however long, keeping the connection alive, and answers 200 with the counts; with it,
+202 at once."""
 
 from __future__ import annotations
 

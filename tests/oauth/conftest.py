@@ -5,7 +5,6 @@ signs in and answers the consent page; and a small gateway that verifies JWTs wi
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import hashlib
 import re
@@ -245,16 +244,6 @@ async def oauth(aiohttp_client: Callable[..., Any], oauth_env: dict[str, str]) -
     )
 
 
-@pytest.fixture
-def new_browser(aiohttp_client: Callable[..., Any], oauth: OAuthHarness) -> Callable[[], Any]:
-    """Another browser (its own cookie jar) on the same server."""
-
-    async def make() -> TestClient:
-        return await aiohttp_client(oauth.server)
-
-    return make
-
-
 # --- a small gateway: Bearer JWTs verified locally, revocations consumed from the bus ---------------------------
 
 
@@ -354,14 +343,3 @@ async def gateway(oauth: OAuthHarness, amqp_url: str, bus_prefix: str) -> AsyncI
         for verifier in verifiers:
             await verifier.close()
         await connection.close()
-
-
-async def wait_until(condition: Callable[[], Any], timeout: float = 5.0) -> float:
-    """Poll an async condition; return the seconds it took."""
-    loop = asyncio.get_running_loop()
-    started = loop.time()
-    while loop.time() - started < timeout:
-        if await condition():
-            return loop.time() - started
-        await asyncio.sleep(0.02)
-    raise AssertionError("condition not met in time")

@@ -1,4 +1,4 @@
-"""OAuth settings: the seed's defaults, and a clear error for a malformed value."""
+"""OAuth settings: the documented defaults (docs/oauth.md), and a clear error for a malformed value."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from services.auth.oauth.config import OAuthConfig
 from shared.config import ConfigError
 
 
-def test_defaults_follow_the_seeds() -> None:
+def test_defaults_follow_the_documented_ones() -> None:
     config = OAuthConfig.from_env({})
     assert config.issuer == "http://127.0.0.1:8080" and config.audience == config.issuer
     assert config.access_token_ttl == 30 * 86400

@@ -16,7 +16,8 @@ from services.auth.oauth.setup import PRIVATE_KEY_CIPHER
 from services.auth.oauth.signing import rotate_signing_key
 from services.gateway.jwt_verifier import InvalidToken, JwtVerifier
 from shared.messages import CredentialRevoked
-from tests.oauth.conftest import ISSUER, OAuthHarness, wait_until
+from tests.eventually import eventually
+from tests.oauth.conftest import ISSUER, OAuthHarness
 
 APPS_READER = {"apps:read", "products:read"}
 
@@ -66,7 +67,7 @@ async def test_revoked_access_token_is_refused_within_one_second(oauth: OAuthHar
     async def refused() -> bool:
         return await call(gw.url, tokens["access_token"]) == 401
 
-    await wait_until(refused, timeout=1.0)
+    await eventually(refused, timeout=1.0, what="the revoked token's refusal")
     assert time.monotonic() - started < 1.0
     assert any(event.credential_id and event.credential_kind == "oauth_access" for event in gw.revoked_seen)
 
@@ -82,7 +83,7 @@ async def test_revoking_a_refresh_token_revokes_its_access_tokens(oauth: OAuthHa
     async def refused() -> bool:
         return await call(gw.url, tokens["access_token"]) == 401
 
-    await wait_until(refused, timeout=1.0)
+    await eventually(refused, timeout=1.0, what="the revoked token's refusal")
     refresh = await oauth.token_request(
         {"grant_type": "refresh_token", "refresh_token": tokens["refresh_token"]},
         basic=(app["client_id"], app["client_secret"]),
@@ -118,7 +119,7 @@ async def test_withdrawing_an_apps_authorization_revokes_its_tokens(oauth: OAuth
     async def refused() -> bool:
         return await call(gw.url, tokens["access_token"]) == 401
 
-    await wait_until(refused, timeout=1.0)
+    await eventually(refused, timeout=1.0, what="the revoked token's refusal")
     listed = await oauth.browser.get("/api/authorizations", headers=oauth.as_user(user))
     assert (await listed.json())["authorizations"] == []
     again = await oauth.token_request(

@@ -1,4 +1,4 @@
-"""Plugin authorization (seed 001): register a plugin from the command line, start the example plugin through the
+"""Plugin authorization (docs/oauth.md): register a plugin from the command line, start the example plugin through the
 runner with its credentials injected, and let it call the API through the gateway with a client-credentials token."""
 
 from __future__ import annotations

@@ -19,7 +19,8 @@ from services.gateway.jwt_verifier import JwtVerifier
 from services.gateway.keys import JWT_VERIFIER
 from services.odata.app import create_app as create_odata
 from services.odata.config import Config as OdataConfig
-from tests.oauth.conftest import CALLBACK, ISSUER, AsyncOAuth2Client, OAuthHarness, basic_header, wait_until
+from tests.eventually import eventually
+from tests.oauth.conftest import CALLBACK, ISSUER, AsyncOAuth2Client, OAuthHarness, basic_header
 
 
 @pytest.fixture
@@ -100,5 +101,5 @@ async def test_client_credentials_token_reads_products_through_the_gateway_until
     async def refused() -> bool:
         return (await get(f"{front_door}/odata/products?$top=2", token["access_token"]))[0] == 401
 
-    await wait_until(refused, timeout=1.0)
+    await eventually(refused, timeout=1.0, what="the revoked token's refusal")
     assert time.monotonic() - started < 1.0

@@ -13,8 +13,7 @@ from aiohttp.test_utils import TestClient
 
 from services.odata.app import create_app
 from services.odata.config import Config
-from shared import catalog
-from shared.db import apply_migrations, open_pool
+from shared.db import open_pool
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 
 ALL_READ = frozenset(f"{resource}:read" for resource in ("products", "categories", "customers", "orders"))
@@ -92,7 +91,6 @@ class Seed:
 async def seed(database_url: str) -> AsyncIterator[Seed]:
     prefix = f"t{secrets.token_hex(4)}"
     async with open_pool(database_url) as pool:
-        await apply_migrations(pool, catalog.SCHEMA, catalog.MIGRATIONS)
         async with pool.acquire() as conn:
             yield await insert_seed(conn, prefix)
 

@@ -25,6 +25,7 @@ from services.auth.oauth.keys import OAUTH
 from services.auth.oauth.web_forms import SESSION_COOKIE
 from services.auth.passwords import hash_password
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
+from shared.verification import VerifyRequest
 from tests.conftest import SERVICE_SECRET_ENV, RevocationTap, open_revocation_tap
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -66,22 +67,23 @@ class Panel:
             await db.set_password_hash(conn, user["id"], _PASSWORD_HASH)
         return user
 
-    async def verify(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+    async def verify(self, kind: str, secret: str, username: str | None = None) -> tuple[int, dict[str, Any]]:
         """POST /internal/verify as the gateway does; a fresh client address each time, so no throttling."""
         headers = {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), self.signing_key, "auth")}
-        body = {**body, "client_ip": f"198.51.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"}
+        client_ip = f"198.51.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"
+        body = VerifyRequest(kind, secret, username, client_ip).to_dict()
         async with aiohttp.ClientSession() as session:
             async with session.post(f"{self.url}/internal/verify", json=body, headers=headers) as response:
                 return response.status, await response.json()
 
     async def verify_key(self, key: str) -> int:
-        return (await self.verify({"kind": "api_key", "key": key}))[0]
+        return (await self.verify("api_key", key))[0]
 
     async def verify_basic(self, username: str, token: str) -> int:
-        return (await self.verify({"kind": "basic", "username": username, "token": token}))[0]
+        return (await self.verify("basic", token, username))[0]
 
     async def verify_bearer(self, token: str) -> int:
-        return (await self.verify({"kind": "bearer", "token": token}))[0]
+        return (await self.verify("bearer", token))[0]
 
     async def apiphp_token(self, user: dict, client_id: str, client_name: str, apps: list[str]) -> tuple[str, str]:
         """An api.php token as /api.php/token issues it (the flow itself is tests/apiphp's): (token, token id)."""

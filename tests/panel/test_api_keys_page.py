@@ -1,4 +1,4 @@
-"""Seed 001's "Creating an API Key", done in a real browser."""
+""" "Creating an API Key" (docs/api-keys-and-basic.md), done in a real browser."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The api.php access tokens a user holds (seed 000), listed on the Authorized Apps page and revoked from it, in a
+"""The api.php access tokens a user holds (docs/apiphp.md), listed on the Authorized Apps page and revoked from it, in a
 real browser."""
 
 from __future__ import annotations

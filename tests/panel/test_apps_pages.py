@@ -1,4 +1,4 @@
-"""Developer apps (seed 001: "copy your Client ID and Client Secret from the application settings") and the apps a
+"""Developer apps (docs/oauth.md: "copy your Client ID and Client Secret from the application settings") and the apps a
 user authorized, in a real browser."""
 
 from __future__ import annotations

@@ -1,4 +1,5 @@
-"""Seed 002's Users area in a real browser: "Enable the API?", "Regenerate API Token", Save, and permissions."""
+"""The Users area (docs/api-keys-and-basic.md) in a real browser: "Enable the API?", "Regenerate API Token", Save,
+and permissions."""
 
 from __future__ import annotations
 
@@ -104,7 +105,7 @@ async def test_ticked_permissions_are_saved_and_govern_the_api(page: Any, panel:
     await page.get_by_role("button", name="Save").click()
     await page.wait_for_selector("text=Saved.")
     assert await page.is_checked("input[value='orders:read']")
-    status, body = await panel.verify({"kind": "basic", "username": target["username"], "token": token})
+    status, body = await panel.verify("basic", token, target["username"])
     assert status == 200
     assert body["principal"]["permissions"] == ["orders:read"]
 

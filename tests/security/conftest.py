@@ -14,9 +14,10 @@ import hashlib
 import json
 import re
 import secrets
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Iterable, Iterator
 from dataclasses import dataclass, field
 from html import unescape
+from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, quote, urlencode, urlsplit
 
@@ -29,6 +30,8 @@ from argon2 import PasswordHasher
 from services.auth import db as auth_db
 from services.auth.keys import POOL
 from tests.conftest import SERVICE_SECRET_ENV
+from tests.security._stack_principal import Stack as ProcessStack
+from tests.security._stack_principal import running_stack
 
 PASSWORD = "correct horse battery staple"
 CALLBACK = "https://app.example/callback"
@@ -184,7 +187,7 @@ class Stack:
         return str(answer.json()["access_token"])
 
     async def apiphp_token(self, user: User, client_id: str = "com.example.shopsync") -> str:
-        """Seed 000's flow: the user allows on the access page, the client exchanges the code."""
+        """api.php's flow: the user allows on the access page, the client exchanges the code."""
         params = {
             "response_type": "code",
             "client_id": client_id,
@@ -298,3 +301,26 @@ class Admin:
 @pytest.fixture
 async def admin(stack: Stack, admin_api_key: str) -> Admin:
     return Admin(stack, admin_api_key)
+
+
+@pytest.fixture(scope="module")
+def process_stack(
+    database_url: str,
+    amqp_url: str,
+    bus_prefix: str,
+    signing_key: str,
+    admin_api_key: str,
+    tmp_path_factory: pytest.TempPathFactory,
+) -> Iterator[ProcessStack]:
+    """The four services as processes (python -m services.<name>), one set per test module, for what only a real
+    process shows: its listeners, its logs, its metrics endpoint."""
+    env = {
+        "DATABASE_URL": database_url,
+        "AMQP_URL": amqp_url,
+        "BUS_PREFIX": bus_prefix,
+        "INTERNAL_SIGNING_KEY": signing_key,
+        "LISTEN_HOST": "127.0.0.1",
+        **SERVICE_SECRET_ENV,
+    }
+    with running_stack(env, Path(tmp_path_factory.mktemp("stack"))) as running:
+        yield running

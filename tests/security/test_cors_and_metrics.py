@@ -8,44 +8,20 @@ import os
 import secrets
 import subprocess
 import sys
-from collections.abc import Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.conftest import SERVICE_SECRET_ENV
-from tests.security._stack_principal import ROOT, Stack, running_stack
+from tests.security._stack_principal import ROOT, Stack
 
 pytestmark = pytest.mark.slow
 
-ORIGIN = "https://shop.example"  # the stack's CORS_ORIGINS
+ORIGIN = "https://shop.example"  # the process_stack's CORS_ORIGINS
 SERVICES = ("gateway", "auth", "odata", "importer")
 
 
-@pytest.fixture(scope="module")
-def stack(
-    database_url: str,
-    amqp_url: str,
-    bus_prefix: str,
-    signing_key: str,
-    admin_api_key: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Stack]:
-    env = {
-        "DATABASE_URL": database_url,
-        "AMQP_URL": amqp_url,
-        "BUS_PREFIX": bus_prefix,
-        "INTERNAL_SIGNING_KEY": signing_key,
-        "LISTEN_HOST": "127.0.0.1",
-        **SERVICE_SECRET_ENV,
-    }
-    with running_stack(env, Path(tmp_path_factory.mktemp("cors-metrics"))) as running:
-        yield running
-
-
-async def _scrape(stack: Stack, service: str) -> str:
-    async with aiohttp.ClientSession() as http, http.get(stack[service].metrics_url) as response:
+async def _scrape(process_stack: Stack, service: str) -> str:
+    async with aiohttp.ClientSession() as http, http.get(process_stack[service].metrics_url) as response:
         assert response.status == 200
         assert response.headers["Content-Type"].startswith("text/plain; version=0.0.4")
         return await response.text()
@@ -59,27 +35,27 @@ async def _scrape(stack: Stack, service: str) -> str:
 )
 @pytest.mark.parametrize("method", ["GET", "POST"])
 async def test_a_configured_origin_gets_no_cors_on_the_panel_or_the_authorization_server(
-    stack: Stack, path: str, method: str
+    process_stack: Stack, path: str, method: str
 ) -> None:
     async with aiohttp.ClientSession() as http:
         preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": method}
-        async with http.options(stack.gateway + path, headers=preflight) as response:
+        async with http.options(process_stack.gateway + path, headers=preflight) as response:
             assert response.status == 403
             assert "Access-Control-Allow-Origin" not in response.headers
         async with http.request(
-            method, stack.gateway + path, headers={"Origin": ORIGIN}, allow_redirects=False
+            method, process_stack.gateway + path, headers={"Origin": ORIGIN}, allow_redirects=False
         ) as response:
             assert not [name for name in response.headers if name.lower().startswith("access-control-")]
 
 
-async def test_a_configured_origin_still_gets_cors_on_the_data_api(stack: Stack, admin_api_key: str) -> None:
+async def test_a_configured_origin_still_gets_cors_on_the_data_api(process_stack: Stack, admin_api_key: str) -> None:
     async with aiohttp.ClientSession() as http:
         preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": "GET"}
-        async with http.options(stack.gateway + "/odata/products", headers=preflight) as response:
+        async with http.options(process_stack.gateway + "/odata/products", headers=preflight) as response:
             assert response.status == 204
             assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
         headers = {"Origin": ORIGIN, "X-API-Key": admin_api_key}
-        async with http.get(stack.gateway + "/odata/products?$top=1", headers=headers) as response:
+        async with http.get(process_stack.gateway + "/odata/products?$top=1", headers=headers) as response:
             assert response.status == 200
             assert response.headers["Access-Control-Allow-Origin"] == ORIGIN
 
@@ -88,23 +64,23 @@ async def test_a_configured_origin_still_gets_cors_on_the_data_api(stack: Stack,
 
 
 @pytest.mark.parametrize("service", SERVICES)
-async def test_metrics_are_not_served_on_the_public_port(stack: Stack, service: str) -> None:
-    async with aiohttp.ClientSession() as http, http.get(stack[service].url + "/metrics") as response:
+async def test_metrics_are_not_served_on_the_public_port(process_stack: Stack, service: str) -> None:
+    async with aiohttp.ClientSession() as http, http.get(process_stack[service].url + "/metrics") as response:
         assert response.status in (401, 404)
         assert "platform_http_requests" not in await response.text()
 
 
 @pytest.mark.parametrize("service", SERVICES)
-async def test_the_metrics_listener_serves_only_metrics(stack: Stack, service: str) -> None:
+async def test_the_metrics_listener_serves_only_metrics(process_stack: Stack, service: str) -> None:
     async with aiohttp.ClientSession() as http:
-        async with http.get(stack[service].metrics_url.replace("/metrics", "/odata/products")) as response:
+        async with http.get(process_stack[service].metrics_url.replace("/metrics", "/odata/products")) as response:
             assert response.status == 404
-        async with http.get(stack[service].metrics_url.replace("/metrics", "/healthz")) as response:
+        async with http.get(process_stack[service].metrics_url.replace("/metrics", "/healthz")) as response:
             assert response.status == 404
 
 
 async def test_requests_are_counted_by_route_template_and_status_in_every_service(
-    stack: Stack, admin_api_key: str
+    process_stack: Stack, admin_api_key: str
 ) -> None:
     hidden = secrets.token_hex(6)
     headers = {"X-API-Key": admin_api_key}
@@ -115,43 +91,47 @@ async def test_requests_are_counted_by_route_template_and_status_in_every_servic
             "/api/users",
             f"/api/mappers/{hidden}",
         ):
-            async with http.get(stack.gateway + path, headers=headers) as response:
+            async with http.get(process_stack.gateway + path, headers=headers) as response:
                 await response.read()
-    gateway = await _scrape(stack, "gateway")
+    gateway = await _scrape(process_stack, "gateway")
     assert 'platform_http_requests_total{method="GET",route="/odata/**",status="200"}' in gateway
     assert 'platform_http_request_duration_seconds_bucket{le="0.005",method="GET",route="/api/imports/{id}"' in gateway
     assert 'gateway_auth_outcomes_total{outcome="accepted"}' in gateway
     assert "gateway_verify_cache_hits_total" in gateway and "gateway_verify_cache_misses_total" in gateway
-    importer = await _scrape(stack, "importer")
+    importer = await _scrape(process_stack, "importer")
     assert 'route="/api/imports/{job_id}",status="' in importer and 'route="/api/mappers/{mapper_id}"' in importer
-    auth = await _scrape(stack, "auth")
+    auth = await _scrape(process_stack, "auth")
     assert 'platform_http_requests_total{method="GET",route="/api/users",status="200"}' in auth
     assert 'route="/internal/verify"' in auth
-    odata = await _scrape(stack, "odata")
+    odata = await _scrape(process_stack, "odata")
     assert 'platform_http_requests_total{method="GET",route="/odata/{resource_path}",status="200"}' in odata
     for text in (gateway, importer, auth, odata):
         assert hidden not in text
 
 
 @pytest.mark.parametrize("service", ("auth", "odata", "importer"))
-async def test_postgresql_pool_sizes_are_reported(stack: Stack, service: str) -> None:
-    text = await _scrape(stack, service)
+async def test_postgresql_pool_sizes_are_reported(process_stack: Stack, service: str) -> None:
+    text = await _scrape(process_stack, service)
     assert 'platform_db_pool_connections{state="idle"}' in text
     assert "platform_db_pool_max_connections" in text
 
 
-async def test_the_gateway_reports_how_long_a_revocation_took_to_arrive(stack: Stack, admin_api_key: str) -> None:
+async def test_the_gateway_reports_how_long_a_revocation_took_to_arrive(
+    process_stack: Stack, admin_api_key: str
+) -> None:
     admin = {"X-API-Key": admin_api_key}
     async with aiohttp.ClientSession() as http:
-        async with http.post(stack.gateway + "/api/keys", json={"name": "lag"}, headers=admin) as created:
+        async with http.post(process_stack.gateway + "/api/keys", json={"name": "lag"}, headers=admin) as created:
             assert created.status == 201
             key = await created.json()
-        async with http.get(stack.gateway + "/odata/products?$top=1", headers={"X-API-Key": key["key"]}) as used:
+        async with http.get(
+            process_stack.gateway + "/odata/products?$top=1", headers={"X-API-Key": key["key"]}
+        ) as used:
             assert used.status == 200
-        async with http.post(stack.gateway + f"/api/keys/{key['id']}/revoke", headers=admin) as revoked:
+        async with http.post(process_stack.gateway + f"/api/keys/{key['id']}/revoke", headers=admin) as revoked:
             assert revoked.status == 200
     for _ in range(50):
-        text = await _scrape(stack, "gateway")
+        text = await _scrape(process_stack, "gateway")
         if "gateway_revocation_lag_seconds_count 0.0" not in text and "gateway_revocation_lag_seconds_count" in text:
             break
         await asyncio.sleep(0.1)
@@ -160,7 +140,7 @@ async def test_the_gateway_reports_how_long_a_revocation_took_to_arrive(stack: S
     assert 'gateway_revocation_lag_seconds_bucket{le="1.0"}' in text
 
 
-async def test_the_importer_reports_its_queue_depth_and_job_durations(stack: Stack, admin_api_key: str) -> None:
+async def test_the_importer_reports_its_queue_depth_and_job_durations(process_stack: Stack, admin_api_key: str) -> None:
     tag = secrets.token_hex(4)
     form = aiohttp.FormData()
     form.add_field("file", f"sku,name,price,stock\nSEC-{tag},Metrics mug,9.50,3\n".encode(), filename="p.csv")
@@ -168,10 +148,10 @@ async def test_the_importer_reports_its_queue_depth_and_job_durations(stack: Sta
     form.add_field("mapperId", "products-default")
     async with (
         aiohttp.ClientSession() as http,
-        http.post(stack.gateway + "/api/import", data=form, headers={"X-API-Key": admin_api_key}) as response,
+        http.post(process_stack.gateway + "/api/import", data=form, headers={"X-API-Key": admin_api_key}) as response,
     ):
         assert response.status == 200, await response.text()
-    text = await _scrape(stack, "importer")
+    text = await _scrape(process_stack, "importer")
     assert "importer_queue_depth 0.0" in text
     assert 'importer_job_duration_seconds_count{entity="products",status="completed"}' in text
 

@@ -6,39 +6,15 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from collections.abc import Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 
-from tests.conftest import SERVICE_SECRET_ENV
-from tests.security._stack_principal import RawAnswer, Stack, raw_request, running_stack
+from tests.security._stack_principal import RawAnswer, Stack, raw_request
 
 pytestmark = pytest.mark.slow
 
 SERVICES = ("gateway", "auth", "odata", "importer")
-
-
-@pytest.fixture(scope="module")
-def stack(
-    database_url: str,
-    amqp_url: str,
-    bus_prefix: str,
-    signing_key: str,
-    admin_api_key: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Stack]:
-    env = {
-        "DATABASE_URL": database_url,
-        "AMQP_URL": amqp_url,
-        "BUS_PREFIX": bus_prefix,
-        "INTERNAL_SIGNING_KEY": signing_key,
-        "LISTEN_HOST": "127.0.0.1",
-        **SERVICE_SECRET_ENV,
-    }
-    with running_stack(env, Path(tmp_path_factory.mktemp("hygiene"))) as running:
-        yield running
 
 
 def assert_json_error(answer: RawAnswer, status: int, code: str, *never: bytes) -> None:
@@ -51,26 +27,28 @@ def assert_json_error(answer: RawAnswer, status: int, code: str, *never: bytes) 
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_a_url_over_the_limit_is_a_json_414_that_echoes_nothing(stack: Stack, service: str) -> None:
+def test_a_url_over_the_limit_is_a_json_414_that_echoes_nothing(process_stack: Stack, service: str) -> None:
     marker = secrets.token_hex(8).encode()
     url = b"/odata/products?access_token=" + marker + b"&q=" + b"a" * 9000
-    answer = raw_request(stack[service].port, b"GET " + url + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+    answer = raw_request(process_stack[service].port, b"GET " + url + b" HTTP/1.1\r\nHost: x\r\n\r\n")
     assert_json_error(answer, 414, "uri_too_long", marker, b"access_token", b"aaaaaaaaaa")
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_a_header_over_the_limit_is_a_json_431_that_echoes_nothing(stack: Stack, service: str) -> None:
+def test_a_header_over_the_limit_is_a_json_431_that_echoes_nothing(process_stack: Stack, service: str) -> None:
     marker = secrets.token_hex(8).encode()
     request = b"GET /healthz HTTP/1.1\r\nHost: x\r\nX-Api-Key: " + marker + b"b" * 9000 + b"\r\n\r\n"
-    assert_json_error(raw_request(stack[service].port, request), 431, "header_fields_too_large", marker, b"bbbbbbbb")
+    assert_json_error(
+        raw_request(process_stack[service].port, request), 431, "header_fields_too_large", marker, b"bbbbbbbb"
+    )
 
 
 @pytest.mark.parametrize("service", SERVICES)
-def test_an_unparseable_request_is_a_json_400_that_echoes_nothing(stack: Stack, service: str) -> None:
+def test_an_unparseable_request_is_a_json_400_that_echoes_nothing(process_stack: Stack, service: str) -> None:
     marker = secrets.token_hex(8).encode()
     request = b"GET /odata/products?access_token=" + marker + b" HTTP/1.1\r\nHost: x\r\n"
     request += b"Bad Header" + marker + b": y\r\n\r\n"
-    assert_json_error(raw_request(stack[service].port, request), 400, "bad_request", marker, b"Bad Header")
+    assert_json_error(raw_request(process_stack[service].port, request), 400, "bad_request", marker, b"Bad Header")
 
 
 # Every malformed body a client can send: (content type, body).
@@ -110,7 +88,7 @@ BODY_ROUTES = {
 @pytest.mark.parametrize("kind", MALFORMED_BODIES)
 @pytest.mark.parametrize(("method", "path"), BODY_ROUTES)
 async def test_a_malformed_body_is_a_400_on_a_route_that_reads_that_kind_of_body(
-    stack: Stack, admin_api_key: str, kind: str, method: str, path: str
+    process_stack: Stack, admin_api_key: str, kind: str, method: str, path: str
 ) -> None:
     content_type, body = MALFORMED_BODIES[kind]
     headers = {"Content-Type": content_type}
@@ -118,7 +96,7 @@ async def test_a_malformed_body_is_a_400_on_a_route_that_reads_that_kind_of_body
         headers["X-API-Key"] = admin_api_key
     async with (
         aiohttp.ClientSession() as http,
-        http.request(method, stack.gateway + path, data=body, headers=headers) as response,
+        http.request(method, process_stack.gateway + path, data=body, headers=headers) as response,
     ):
         answer = await response.read()
     accepted = BODY_ROUTES[(method, path)]
@@ -153,7 +131,7 @@ def backend_routes(env: dict[str, str]) -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize("kind", MALFORMED_BODIES)
 async def test_no_route_answers_a_malformed_body_with_a_server_error(
-    stack: Stack, admin_api_key: str, base_env: dict[str, str], kind: str
+    process_stack: Stack, admin_api_key: str, base_env: dict[str, str], kind: str
 ) -> None:
     content_type, body = MALFORMED_BODIES[kind]
     routes = backend_routes(base_env)
@@ -163,18 +141,20 @@ async def test_no_route_answers_a_malformed_body_with_a_server_error(
         for method, path in [*routes, ("POST", "/api.php/shop.product.getList")]:
             for credential in ({"X-API-Key": admin_api_key}, {}):
                 headers = {"Content-Type": content_type, **credential}
-                async with http.request(method, stack.gateway + path, data=body, headers=headers) as response:
+                async with http.request(method, process_stack.gateway + path, data=body, headers=headers) as response:
                     answer = await response.read()
                 if response.status >= 500:
                     failures.append((method, path, bool(credential), response.status, answer[:120]))
     assert failures == []
 
 
-async def test_a_multipart_token_request_without_a_boundary_is_a_400_in_the_api_php_format(stack: Stack) -> None:
+async def test_a_multipart_token_request_without_a_boundary_is_a_400_in_the_api_php_format(
+    process_stack: Stack,
+) -> None:
     async with (
         aiohttp.ClientSession() as http,
         http.post(
-            stack.gateway + "/api.php/token?format=json",
+            process_stack.gateway + "/api.php/token?format=json",
             data=b"code=x&client_id=y&grant_type=authorization_code",
             headers={"Content-Type": "multipart/form-data"},
         ) as response,
@@ -183,9 +163,9 @@ async def test_a_multipart_token_request_without_a_boundary_is_a_400_in_the_api_
         assert (await response.json())["error"] == "invalid_request"
 
 
-def test_no_log_line_holds_a_query_string(stack: Stack, admin_api_key: str) -> None:
+def test_no_log_line_holds_a_query_string(process_stack: Stack, admin_api_key: str) -> None:
     marker = secrets.token_hex(12)
-    gateway = stack["gateway"].port
+    gateway = process_stack["gateway"].port
     for request in (
         f"GET /api.php/shop.product.getList?access_token={marker} HTTP/1.1\r\nHost: x\r\n\r\n".encode(),
         f"GET /odata/products?access_token={marker}&$top=1 HTTP/1.1\r\nHost: x\r\n"
@@ -199,8 +179,10 @@ def test_no_log_line_holds_a_query_string(stack: Stack, admin_api_key: str) -> N
     ):
         raw_request(gateway, request)
     for service in ("auth", "odata", "importer"):
-        raw_request(stack[service].port, f"GET /healthz?access_token={marker} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
-    logs = stack.logs()
+        raw_request(
+            process_stack[service].port, f"GET /healthz?access_token={marker} HTTP/1.1\r\nHost: x\r\n\r\n".encode()
+        )
+    logs = process_stack.logs()
     assert "GET /odata/products" in logs  # the access log is on, at DEBUG
     assert marker not in logs
     assert "access_token=" not in logs

@@ -8,15 +8,12 @@ import base64
 import hmac
 import json
 import time
-from collections.abc import Iterator
-from pathlib import Path
 
 import aiohttp
 import pytest
 
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
-from tests.conftest import SERVICE_SECRET_ENV
-from tests.security._stack_principal import Stack, raw_request, running_stack
+from tests.security._stack_principal import Stack, raw_request
 
 pytestmark = pytest.mark.slow
 
@@ -34,27 +31,6 @@ ADMIN = Principal(
     credential_kind="api_key",
     credential_id="00000000-0000-0000-0000-000000000001",
 )
-
-
-@pytest.fixture(scope="module")
-def stack(
-    database_url: str,
-    amqp_url: str,
-    bus_prefix: str,
-    signing_key: str,
-    admin_api_key: str,
-    tmp_path_factory: pytest.TempPathFactory,
-) -> Iterator[Stack]:
-    env = {
-        "DATABASE_URL": database_url,
-        "AMQP_URL": amqp_url,
-        "BUS_PREFIX": bus_prefix,
-        "INTERNAL_SIGNING_KEY": signing_key,
-        "LISTEN_HOST": "127.0.0.1",
-        **SERVICE_SECRET_ENV,
-    }
-    with running_stack(env, Path(tmp_path_factory.mktemp("principal"))) as running:
-        yield running
 
 
 def _b64(data: bytes) -> str:
@@ -79,19 +55,19 @@ async def _get(url: str, headers: dict[str, str]) -> tuple[int, dict[str, object
 
 
 async def test_the_gateway_reaches_every_backend_with_a_principal_each_accepts(
-    stack: Stack, admin_api_key: str
+    process_stack: Stack, admin_api_key: str
 ) -> None:
     for path in PROTECTED.values():
-        status, _ = await _get(stack.gateway + path, {"X-API-Key": admin_api_key})
+        status, _ = await _get(process_stack.gateway + path, {"X-API-Key": admin_api_key})
         assert status == 200, path
 
 
 @pytest.mark.parametrize("backend", sorted(PROTECTED))
 async def test_a_principal_signed_for_a_backend_is_accepted_by_that_backend(
-    stack: Stack, signing_key: str, backend: str
+    process_stack: Stack, signing_key: str, backend: str
 ) -> None:
     header = sign_principal(ADMIN, signing_key.encode(), backend)
-    status, _ = await _get(stack[backend].url + PROTECTED[backend], {PRINCIPAL_HEADER: header})
+    status, _ = await _get(process_stack[backend].url + PROTECTED[backend], {PRINCIPAL_HEADER: header})
     assert status == 200
 
 
@@ -100,19 +76,21 @@ async def test_a_principal_signed_for_a_backend_is_accepted_by_that_backend(
     [(issued, target) for issued in (*PROTECTED, "gateway") for target in PROTECTED if issued != target],
 )
 async def test_a_principal_minted_for_one_backend_is_refused_by_the_others(
-    stack: Stack, signing_key: str, minted_for: str, sent_to: str
+    process_stack: Stack, signing_key: str, minted_for: str, sent_to: str
 ) -> None:
     header = sign_principal(ADMIN, signing_key.encode(), minted_for)
-    status, body = await _get(stack[sent_to].url + PROTECTED[sent_to], {PRINCIPAL_HEADER: header})
+    status, body = await _get(process_stack[sent_to].url + PROTECTED[sent_to], {PRINCIPAL_HEADER: header})
     assert status == 401
     assert body["error"]["code"] == "unauthorized"  # type: ignore[index]
     assert "another service" in body["error"]["message"]  # type: ignore[index]
 
 
 @pytest.mark.parametrize("backend", sorted(PROTECTED))
-async def test_a_principal_older_than_its_lifetime_is_refused(stack: Stack, signing_key: str, backend: str) -> None:
+async def test_a_principal_older_than_its_lifetime_is_refused(
+    process_stack: Stack, signing_key: str, backend: str
+) -> None:
     header = sign_principal(ADMIN, signing_key.encode(), backend, now=time.time() - 120)
-    status, body = await _get(stack[backend].url + PROTECTED[backend], {PRINCIPAL_HEADER: header})
+    status, body = await _get(process_stack[backend].url + PROTECTED[backend], {PRINCIPAL_HEADER: header})
     assert status == 401 and body["error"]["code"] == "unauthorized"  # type: ignore[index]
 
 
@@ -151,9 +129,11 @@ def _crafted(kind: str, key: bytes, backend: str) -> str:
     ],
 )
 @pytest.mark.parametrize("backend", sorted(PROTECTED))
-async def test_a_malformed_principal_is_a_json_401(stack: Stack, signing_key: str, backend: str, kind: str) -> None:
+async def test_a_malformed_principal_is_a_json_401(
+    process_stack: Stack, signing_key: str, backend: str, kind: str
+) -> None:
     header = _crafted(kind, signing_key.encode(), backend)
-    status, body = await _get(stack[backend].url + PROTECTED[backend], {PRINCIPAL_HEADER: header})
+    status, body = await _get(process_stack[backend].url + PROTECTED[backend], {PRINCIPAL_HEADER: header})
     assert status == 401
     assert body["error"]["code"] == "unauthorized"  # type: ignore[index]
 
@@ -163,9 +143,9 @@ async def test_a_malformed_principal_is_a_json_401(stack: Stack, signing_key: st
     [b"\xff\xfe.\xc3\xa9.\x80", "é.ü.ß".encode(), "eyJhbGciOiJIUzI1NiJ9.ключ.подпись".encode(), b"\x00\x01.a.b"],
 )
 @pytest.mark.parametrize("backend", sorted(PROTECTED))
-def test_a_principal_that_is_not_ascii_is_a_json_401(stack: Stack, backend: str, value: bytes) -> None:
+def test_a_principal_that_is_not_ascii_is_a_json_401(process_stack: Stack, backend: str, value: bytes) -> None:
     request = f"GET {PROTECTED[backend]} HTTP/1.1\r\nHost: x\r\n".encode() + PRINCIPAL_HEADER.encode() + b": "
-    answer = raw_request(stack[backend].port, request + value + b"\r\nConnection: close\r\n\r\n")
+    answer = raw_request(process_stack[backend].port, request + value + b"\r\nConnection: close\r\n\r\n")
     if answer.status == 400:
         # The parser itself refused the bytes (a control character): the platform's 400, never a 500.
         assert json.loads(answer.body)["error"]["code"] == "bad_request"
@@ -174,16 +154,16 @@ def test_a_principal_that_is_not_ascii_is_a_json_401(stack: Stack, backend: str,
     assert json.loads(answer.body)["error"]["code"] == "unauthorized"
 
 
-async def test_api_php_answers_a_malformed_principal_in_its_own_format(stack: Stack, signing_key: str) -> None:
-    url = stack["odata"].url + "/api.php/shop.product.getList?format=json"
+async def test_api_php_answers_a_malformed_principal_in_its_own_format(process_stack: Stack, signing_key: str) -> None:
+    url = process_stack["odata"].url + "/api.php/shop.product.getList?format=json"
     for header in ("!!!.@@@.###", sign_principal(ADMIN, signing_key.encode(), "importer")):
         status, body = await _get(url, {PRINCIPAL_HEADER: header})
         assert status == 401 and body["error"] == "invalid_token"
 
 
-async def test_a_principal_sent_by_a_client_never_reaches_a_backend(stack: Stack, signing_key: str) -> None:
+async def test_a_principal_sent_by_a_client_never_reaches_a_backend(process_stack: Stack, signing_key: str) -> None:
     """Even a well-signed one: the gateway drops it and asks for a credential."""
     for backend, path in PROTECTED.items():
         header = sign_principal(ADMIN, signing_key.encode(), backend)
-        status, _ = await _get(stack.gateway + path, {PRINCIPAL_HEADER: header})
+        status, _ = await _get(process_stack.gateway + path, {PRINCIPAL_HEADER: header})
         assert status == 401, backend

@@ -6,12 +6,13 @@ from __future__ import annotations
 import asyncio
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from tests.chaos.servers import PrivateRabbit, ServerUnavailable
+from tests.eventually import eventually
 from tests.security._revocation_stack import (
     RevocationStack,
     call,
@@ -23,14 +24,11 @@ from tests.security._revocation_stack import (
 __all__ = ["revocation_stack"]
 
 
-async def refused_within(check, timeout: float) -> bool:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while loop.time() < deadline:
-        if await check() == 401:
-            return True
-        await asyncio.sleep(0.05)
-    return False
+async def refused_within(check: Callable[[], Awaitable[int]], timeout: float) -> bool:
+    async def refused() -> bool:
+        return await check() == 401
+
+    return await eventually(refused, timeout=timeout, what="the refusal")
 
 
 async def test_a_restarted_gateway_still_refuses_the_tokens_of_a_user_deactivated_before_it_started(

@@ -42,7 +42,7 @@ async def _answer(stack: ProtocolStack, method: str, path: str, proto: str, **kw
 
 
 def _https_required(status: int, body: dict) -> bool:
-    """The platform's JSON error, or api.php's own envelope (seed 000) on its routes."""
+    """The platform's JSON error, or api.php's own envelope on its routes."""
     error = body.get("error")
     if isinstance(error, dict):
         return status == 403 and error["code"] == "https_required"

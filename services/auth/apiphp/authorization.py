@@ -1,9 +1,9 @@
-"""The access request of GET /api.php/auth (seed 000), checked the way Webasyst's webasystApiAuthAction checks it,
+"""The access request of GET /api.php/auth (docs/apiphp.md), checked the way Webasyst's webasystApiAuthAction checks it,
 and the redirects that answer it.
 
 A request that cannot be answered safely (a missing or malformed parameter, no app the user may grant) is shown as
 an error page and never redirected, so /api.php/auth is no open redirector. client_id is chosen by the developer
-(seed 000: "app id should be created at developer's discretion"), so it is checked for shape only.
+(Webasyst leaves app ids to the developer's discretion), so it is checked for shape only.
 
 Scope, as Webasyst decides it: the requested app ids are filtered to the apps that exist here and that the user has
 rights in; unknown app ids are silently dropped (a client written for photos,shop still gets shop), and only when
@@ -176,7 +176,7 @@ def code_redirect(request: AccessRequest, code: str) -> str:
 
 
 def token_redirect(request: AccessRequest, token: str, expires_in: int = 0) -> str:
-    """Client apps (seed 000, B): the token in the URI fragment, which browsers never send to a server; expires_in
+    """Client apps: the token in the URI fragment, which browsers never send to a server; expires_in
     (RFC 6749 section 4.2.2) only when the operator gave tokens a lifetime."""
     lifetime = {"expires_in": str(expires_in)} if expires_in > 0 else {}
     return _with_fragment(request.redirect_uri, {"access_token": token, **lifetime, **_state(request)})

@@ -1,6 +1,6 @@
 """How api.php codes and access tokens are made and hashed.
 
-A token looks like Webasyst's (seed 000: "b936356100e3883cabf59abed991d03d", 32 hex digits: 128 random bits); a code
+A token looks like Webasyst's ("b936356100e3883cabf59abed991d03d", 32 hex digits: 128 random bits); a code
 the same. Both are stored only as HMAC-SHA256 under their own sub-keys of SECRET_PEPPER (the auth service's pepper),
 so a copy of the database alone is no credential, and a code's hash never matches a token's.
 """
@@ -12,15 +12,10 @@ import hmac
 import re
 import secrets
 
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from services.auth.crypto import derive_key
 
 SECRET_HEX_LENGTH = 32
 _SECRET = re.compile(r"^[0-9a-f]{32}$")
-
-
-def _derive(pepper: bytes, info: bytes) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(pepper)
 
 
 def new_secret() -> str:
@@ -34,8 +29,8 @@ def is_well_formed(value: str) -> bool:
 
 class ApiPhpHasher:
     def __init__(self, pepper: bytes) -> None:
-        self._code = _derive(pepper, b"platform auth: api.php code lookup v1")
-        self._token = _derive(pepper, b"platform auth: api.php token lookup v1")
+        self._code = derive_key(pepper, b"platform auth: api.php code lookup v1")
+        self._token = derive_key(pepper, b"platform auth: api.php token lookup v1")
 
     def code(self, code: str) -> bytes:
         return hmac.new(self._code, code.encode(), hashlib.sha256).digest()

@@ -1,4 +1,4 @@
-"""POST /api.php/token (seed 000), POST /api.php/revoke (Webasyst's: the presented token revokes itself), and the
+"""POST /api.php/token (docs/apiphp.md), POST /api.php/revoke (Webasyst's: the presented token revokes itself), and the
 owner's list and revoke of their api.php tokens at /api/apiphp/tokens."""
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ async def _form(request: web.Request) -> dict[str, str]:
 
 
 async def exchange_code(request: web.Request) -> web.Response:
-    """Seed 000: POST /api.php/token?redirect_uri=...&format=json|xml with code, client_id, grant_type."""
+    """Webasyst's POST /api.php/token?redirect_uri=...&format=json|xml with code, client_id, grant_type."""
     try:
         fmt = apiphp_format.response_format(request.query.get("format"))
     except apiphp_format.UnknownFormat as error:

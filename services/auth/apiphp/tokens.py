@@ -1,6 +1,6 @@
 """api.php codes and tokens: issuing, exchanging (POST /api.php/token), verifying for the gateway, listing, revoking.
 
-Token lifetime is not limited (seed 000) unless the operator sets APIPHP_TOKEN_TTL, so revocation is what ends a
+Token lifetime is not limited (as Webasyst's) unless the operator sets APIPHP_TOKEN_TTL, so revocation is what ends a
 token: the owner revokes it (or the token revokes itself at /api.php/revoke, as in Webasyst), and every gateway drops
 its cached principal on the CredentialRevoked event. A token's rights are computed at each verification: its user's
 current permissions narrowed by its apps (services/auth/oauth/scopes.py), so a permission removed from the user is
@@ -24,11 +24,11 @@ from services.auth.apiphp.hashing import ApiPhpHasher, is_well_formed, new_secre
 from services.auth.events import RevocationPublisher
 from services.auth.oauth.scopes import narrow
 from services.auth.permissions import effective_permissions
-from services.auth.verification import Verified
 from shared.messages import CredentialRevoked
 from shared.principal import Principal
+from shared.verification import VerifyAnswer
 
-CODE_TTL_SECONDS = 180  # seed 000: "one-time code for acquiring a token, valid during 3 minutes"
+CODE_TTL_SECONDS = 180  # Webasyst's one-time code is valid for 3 minutes
 CREDENTIAL_KIND = "apiphp_token"
 GRANT_TYPE = "authorization_code"
 
@@ -60,7 +60,7 @@ MAX_FIELD_LENGTH = 2000
 
 
 def parse_token_request(form: dict[str, str], redirect_uri: str | None) -> TokenRequest:
-    """Seed 000: POST fields code, client_id, grant_type=authorization_code; redirect_uri in the query string."""
+    """Webasyst's POST fields code, client_id, grant_type=authorization_code; redirect_uri in the query string."""
     for name in ("code", "client_id", "grant_type"):
         value = form.get(name, "")
         if not value:
@@ -139,7 +139,7 @@ class ApiPhpTokens:
             await self.revoke(conn, publisher, replayed, row["user_id"], "apiphp_code_replayed")
         raise invalid
 
-    async def verify(self, conn: asyncpg.Connection, token: str) -> Verified | None:
+    async def verify(self, conn: asyncpg.Connection, token: str) -> VerifyAnswer | None:
         """The bearer check plugged into services/auth/verification.py: None for anything but a live token."""
         if not is_well_formed(token):
             return None
@@ -167,7 +167,7 @@ class ApiPhpTokens:
         cache_ttl = self._cache_ttl
         if expires_at is not None:
             cache_ttl = max(0, min(cache_ttl, math.floor(expires_at - time.time())))
-        return Verified(principal, cache_ttl)
+        return VerifyAnswer(principal, cache_ttl)
 
     async def list_tokens(
         self, conn: asyncpg.Connection, user_id: int, limit: int, offset: int

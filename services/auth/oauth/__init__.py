@@ -1,4 +1,4 @@
-"""The OAuth 2.0 authorization server of the auth service (seed 001, issue 4).
+"""The OAuth 2.0 authorization server of the auth service (docs/oauth.md).
 
 Endpoints (public through the gateway unless marked):
     GET  /auth/oauth/authorize            authorization endpoint (RFC 6749 4.1.1): login page, then consent page

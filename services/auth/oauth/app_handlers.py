@@ -77,7 +77,8 @@ async def create_app(request: web.Request) -> web.Response:
 
 
 async def get_app(request: web.Request) -> web.Response:
-    """The app's settings with its client secret, as seed 001 shows them ("copy your Client ID and Client Secret")."""
+    """The app's settings with its client secret, for the developer to copy the Client ID and Client Secret from
+    (docs/oauth.md)."""
     principal = _principal(request, "read")
     async with request.app[POOL].acquire() as conn:
         client, row = await _owned_client(conn, request, principal)

@@ -3,13 +3,13 @@
 Every bearer value is stored as a keyed hash (HMAC-SHA256 under a sub-key of SECRET_PEPPER, one per kind), so a copy
 of the database alone is no credential, and look-ups compare in constant time.
 
-The client secret is also stored encrypted, because seed 001 has developers "copy your Client ID and Client Secret
+The client secret is also stored encrypted, because developers "copy your Client ID and Client Secret
 from the application settings" at any time. The encryption key is split knowledge: HKDF over the server's
 ENCRYPTION_KEY together with a random 256-bit key of the owning developer kept in the database
 (auth.oauth_developers). The database alone lacks the server half; the server configuration alone lacks the
 per-user half; both are needed to read a secret.
 
-Why AES-256-GCM and not the seed's AES-256-CBC: CBC only hides the plaintext. It does not detect tampering, so a
+Why AES-256-GCM and not AES-256-CBC (docs/oauth.md): CBC only hides the plaintext. It does not detect tampering, so a
 ciphertext can be altered (bit flips in the previous block change the decrypted secret predictably) and padding
 errors give padding-oracle attacks. GCM is authenticated encryption: any change to the ciphertext, or a ciphertext
 copied onto another client (the client id is bound as associated data), fails to decrypt instead of yielding a
@@ -24,9 +24,9 @@ import os
 import secrets
 
 from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+
+from services.auth.crypto import derive_key
 
 BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 CLIENT_ID_PREFIX = "cid_"
@@ -35,10 +35,6 @@ REFRESH_TOKEN_PREFIX = "ort_"  # noqa: S105 (a prefix, not a secret)
 NONCE_LENGTH = 12
 DEVELOPER_KEY_LENGTH = 32
 MAX_SECRET_LENGTH = 256
-
-
-def _derive(material: bytes, info: bytes, salt: bytes | None = None) -> bytes:
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=salt, info=info).derive(material)
 
 
 def _random_base62(length: int) -> str:
@@ -74,7 +70,7 @@ class OAuthHasher:
 
     def __init__(self, pepper: bytes) -> None:
         self._keys = {
-            kind: _derive(pepper, f"platform oauth: {kind} lookup v1".encode())
+            kind: derive_key(pepper, f"platform oauth: {kind} lookup v1".encode())
             for kind in ("client_secret", "code", "refresh_token", "session")
         }
 
@@ -98,12 +94,12 @@ class ClientSecretCipher:
     """AES-256-GCM under HKDF(server half, salt = per-developer half), the client id as associated data."""
 
     def __init__(self, server_material: bytes) -> None:
-        self._server_half = _derive(server_material, b"platform oauth: client secret server half v1")
+        self._server_half = derive_key(server_material, b"platform oauth: client secret server half v1")
 
     def _aead(self, developer_key: bytes) -> AESGCM:
         if len(developer_key) != DEVELOPER_KEY_LENGTH:
             raise ValueError("a developer key is 32 bytes")
-        return AESGCM(_derive(self._server_half, b"platform oauth: client secret v1", salt=developer_key))
+        return AESGCM(derive_key(self._server_half, b"platform oauth: client secret v1", salt=developer_key))
 
     def encrypt(self, secret: str, developer_key: bytes, client_id: str) -> bytes:
         nonce = os.urandom(NONCE_LENGTH)
@@ -122,7 +118,7 @@ class PrivateKeyCipher:
     """AES-256-GCM for the PEM of a signing key, the kid as associated data."""
 
     def __init__(self, server_material: bytes) -> None:
-        self._aead = AESGCM(_derive(server_material, b"platform oauth: signing key v1"))
+        self._aead = AESGCM(derive_key(server_material, b"platform oauth: signing key v1"))
 
     def encrypt(self, pem: bytes, kid: str) -> bytes:
         nonce = os.urandom(NONCE_LENGTH)

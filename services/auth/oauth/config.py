@@ -3,12 +3,12 @@
 OAUTH_ISSUER              the issuer identifier (iss claim, metadata), the public base URL of the gateway
                           (default: http://127.0.0.1:8080)
 OAUTH_AUDIENCE            the aud claim of access tokens, the API they are for (default: the issuer)
-OAUTH_ACCESS_TOKEN_TTL    access-token lifetime in seconds (default: 2592000, the seed's 30 days)
+OAUTH_ACCESS_TOKEN_TTL    access-token lifetime in seconds (default: 2592000, 30 days, as docs/oauth.md says)
 OAUTH_REFRESH_TOKEN_TTL   refresh-token lifetime in seconds; each rotation starts a new one (default: 7776000, 90 days)
 OAUTH_REFRESH_FAMILY_TTL  absolute lifetime in seconds of a token family (the refresh tokens rotated from one
                           authorization, and their access tokens): rotation never extends it; then the user authorizes
                           again (default: 31536000, 365 days)
-OAUTH_CODE_TTL            authorization-code lifetime in seconds (default: 180, seed 000's three minutes; at most 600,
+OAUTH_CODE_TTL            authorization-code lifetime in seconds (default: 180, api.php's three minutes; at most 600,
                           RFC 6749 section 4.1.2)
 OAUTH_SESSION_TTL         lifetime of a sign-in session of the login and consent pages, in seconds (default: 3600)
 OAUTH_COOKIE_SECURE       auto, true or false: mark the session cookie Secure; auto does so when the request came over

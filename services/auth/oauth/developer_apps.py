@@ -50,6 +50,30 @@ def _name(value: object) -> str:
     return value.strip()
 
 
+def _scopes(value: object) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(item, str) for item in value):
+        raise BadRequest("scopes must be a list of strings", target="scopes")
+    try:
+        scopes = validate_scope_list(value)
+    except InvalidScope:
+        raise BadRequest("scopes contains an unknown scope", target="scopes") from None
+    if not scopes:
+        raise BadRequest("scopes must not be empty", target="scopes")
+    return scopes
+
+
+def _granted_permissions(value: object, grantor_rights: frozenset[str]) -> frozenset[str]:
+    """What the client's own tokens (client credentials) may do: data only, and never more than the grantor holds."""
+    granted = parse_permissions(value, "permissions")
+    if granted & MANAGEMENT_PERMISSIONS:
+        raise BadRequest(
+            "An app's tokens cover data only; users, API keys and apps cannot be granted to it", target="permissions"
+        )
+    if not granted <= grantor_rights:
+        raise Forbidden("An app cannot be granted permissions you do not hold", target="permissions")
+    return granted
+
+
 def parse_app_settings(body: object, grantor_rights: frozenset[str], current: OAuthClient | None) -> AppSettings:
     """A create (current None) or update body; fields left out of an update keep their value. The rights granted to
     the client's own tokens can never exceed what the user granting them holds."""
@@ -70,14 +94,7 @@ def parse_app_settings(body: object, grantor_rights: frozenset[str], current: OA
     else:
         redirect_uris = current.redirect_uris if current is not None else ()
     if "scopes" in body:
-        if not isinstance(body["scopes"], list) or not all(isinstance(item, str) for item in body["scopes"]):
-            raise BadRequest("scopes must be a list of strings", target="scopes")
-        try:
-            scopes = validate_scope_list(body["scopes"])
-        except InvalidScope:
-            raise BadRequest("scopes contains an unknown scope", target="scopes") from None
-        if not scopes:
-            raise BadRequest("scopes must not be empty", target="scopes")
+        scopes = _scopes(body["scopes"])
     else:
         scopes = current.scopes if current is not None else DEFAULT_SCOPES
     if "grant_types" in body:
@@ -86,14 +103,7 @@ def parse_app_settings(body: object, grantor_rights: frozenset[str], current: OA
         grant_types = current.grant_types if current is not None else ("authorization_code", "refresh_token")
     check_redirect_uris_for_grants(redirect_uris, grant_types)
     if "permissions" in body:
-        granted = parse_permissions(body["permissions"], "permissions")
-        if granted & MANAGEMENT_PERMISSIONS:
-            raise BadRequest(
-                "An app's tokens cover data only; users, API keys and apps cannot be granted to it",
-                target="permissions",
-            )
-        if not granted <= grantor_rights:
-            raise Forbidden("An app cannot be granted permissions you do not hold", target="permissions")
+        granted = _granted_permissions(body["permissions"], grantor_rights)
     else:
         granted = current.granted_permissions if current is not None else rights_of(("read",)) & grantor_rights
     return AppSettings(name, confidential, redirect_uris, scopes, grant_types, granted)

@@ -78,26 +78,34 @@ class AuthorizationCodeGrant(Grant):
             raise InvalidGrant("The authorization code has expired")
         if row["client_id"] != self.client.client_id:
             raise InvalidGrant("The authorization code is invalid")
-        redirect_uri = self.request.get("redirect_uri")
-        if row["redirect_uri_given"] and redirect_uri is None:
-            raise InvalidRequest("The redirect_uri parameter is missing")
-        if redirect_uri is not None and redirect_uri != row["redirect_uri"]:
-            raise InvalidGrant("The redirect_uri does not match the authorization request")
-        verifier = self.request.get("code_verifier")
-        challenge = row["code_challenge"]
-        if challenge is not None:
-            if verifier is None:
-                raise InvalidRequest("The code_verifier parameter is missing")
-            if not CODE_VERIFIER.match(verifier) or not hmac.compare_digest(s256(verifier), challenge):
-                raise InvalidGrant("The code_verifier does not match the code challenge")
-        elif verifier is not None:
-            raise InvalidGrant("A code_verifier was sent for a code issued without a code challenge")
+        self._check_redirect_uri(row)
+        self._check_code_verifier(row["code_challenge"])
         subject = await user_subject(conn, row["user_id"], tuple(row["scopes"]))
         if subject is None:
             raise InvalidGrant("The authorization code is invalid")
         self.code_hash = tokens.hasher.code(code)
         self.subject = subject
         self.scopes = tuple(row["scopes"])
+
+    def _check_redirect_uri(self, row: asyncpg.Record) -> None:
+        """Section 4.1.3: the same redirect_uri as the authorization request, if that request named one."""
+        redirect_uri = self.request.get("redirect_uri")
+        if row["redirect_uri_given"] and redirect_uri is None:
+            raise InvalidRequest("The redirect_uri parameter is missing")
+        if redirect_uri is not None and redirect_uri != row["redirect_uri"]:
+            raise InvalidGrant("The redirect_uri does not match the authorization request")
+
+    def _check_code_verifier(self, challenge: str | None) -> None:
+        """RFC 7636 section 4.6: the verifier whose S256 digest is the code's challenge, and none without one."""
+        verifier = self.request.get("code_verifier")
+        if challenge is None:
+            if verifier is not None:
+                raise InvalidGrant("A code_verifier was sent for a code issued without a code challenge")
+            return
+        if verifier is None:
+            raise InvalidRequest("The code_verifier parameter is missing")
+        if not CODE_VERIFIER.match(verifier) or not hmac.compare_digest(s256(verifier), challenge):
+            raise InvalidGrant("The code_verifier does not match the code challenge")
 
     async def create_response(self, conn: asyncpg.Connection) -> IssuedTokens:
         family_id = uuid.uuid4()

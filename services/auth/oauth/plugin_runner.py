@@ -1,4 +1,4 @@
-"""Starts a plugin's command with its OAuth credentials in the environment (seed 001, plugin authorization):
+"""Starts a plugin's command with its OAuth credentials in the environment (docs/oauth.md, plugin authorization):
 
     python -m services.auth.oauth.plugin_runner --plugin NAME [--api-base-url URL] -- command args...
 

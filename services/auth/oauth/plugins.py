@@ -1,4 +1,5 @@
-"""Plugin authorization (seed 001): a plugin's client (client credentials only) and the credentials a runner injects."""
+"""Plugin authorization (docs/oauth.md): a plugin's client (client credentials only) and the credentials a runner
+injects."""
 
 from __future__ import annotations
 

@@ -1,9 +1,9 @@
 """Scopes and the rights they stand for.
 
 The vocabulary (RFC 6749 section 3.3: space-delimited, case-sensitive strings):
-- the seed's `read` (every data resource's read) and `write` (every data resource's create, update and delete);
+- `read` (every data resource's read) and `write` (every data resource's create, update and delete);
 - per-resource scopes `resource:action` over the data resources, the permission strings themselves (`products:read`);
-- api.php app ids (seed 000: "scopes as app ids"): `shop` stands for the store's catalogue and orders.
+- api.php app ids (api.php's scopes are app ids, docs/apiphp.md): `shop` stands for the store's catalogue and orders.
 A token's rights are always an intersection: the user's permissions (or the rights granted to a client) narrowed
 by what its scopes stand for. A scope never adds a right.
 No scope stands for the management resources (users, API keys, apps): an app's token covers data, not credentials.

@@ -1,10 +1,11 @@
-"""Demo data: `python -m services.odata.demo --products 300`.
+"""Demo data: `python -m shared.catalog.demo --products 300`.
 
 Loads a category tree, products with sku/name/price/stock, customers, orders and order items. Deterministic (row
 N is always the same) and idempotent (natural keys DEMO-..., ON CONFLICT DO NOTHING), so running it twice changes
 nothing. Rows are generated in Python, streamed with COPY into a temporary staging table in batches, then
 inserted set-wise, which keeps `--products 1000000` to well under a minute. Reads DATABASE_URL (and
-STATEMENT_TIMEOUT_MS is not applied: bulk loads run without it); applies the catalog migrations first.
+STATEMENT_TIMEOUT_MS is not applied: bulk loads run without it) and STARTUP_TIMEOUT; like the services, it waits for
+the catalog schema its rows need (`python -m shared.catalog.migrate` applies it) instead of migrating it.
 """
 
 from __future__ import annotations
@@ -21,9 +22,10 @@ from decimal import Decimal
 
 import asyncpg
 
-from shared import catalog
-from shared.config import ConfigError, read_database_url
-from shared.db import apply_migrations, create_pool
+from shared.catalog.schema import wait_for_schema
+from shared.config import ConfigError, read_database_url, read_float
+from shared.db import create_pool
+from shared.service import DependencyUnavailable
 
 BATCH_SIZE = 50_000
 CATEGORY_TREE: dict[str, tuple[str, ...]] = {
@@ -206,10 +208,10 @@ async def load_demo(conn: asyncpg.Connection, size: DemoSize) -> dict[str, int]:
     return counts
 
 
-async def run(database_url: str, size: DemoSize) -> dict[str, int]:
+async def run(database_url: str, size: DemoSize, schema_timeout: float = 30.0) -> dict[str, int]:
     pool = await create_pool(database_url, max_size=2, statement_timeout_ms=0)
     try:
-        await apply_migrations(pool, catalog.SCHEMA, catalog.MIGRATIONS)
+        await wait_for_schema(pool, schema_timeout)
         async with pool.acquire() as conn:
             return await load_demo(conn, size)
     finally:
@@ -217,7 +219,7 @@ async def run(database_url: str, size: DemoSize) -> dict[str, int]:
 
 
 def parse_args(argv: Sequence[str]) -> DemoSize:
-    parser = argparse.ArgumentParser(prog="python -m services.odata.demo", description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog="python -m shared.catalog.demo", description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=300, help="number of demo products (default 300)")
     parser.add_argument("--customers", type=int, help="number of customers (default products/10, at least 10)")
     parser.add_argument("--orders", type=int, help="number of orders (default twice the customers)")
@@ -236,13 +238,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     size = parse_args(sys.argv[1:] if argv is None else argv)
     try:
         database_url = read_database_url(os.environ)
+        schema_timeout = read_float(os.environ, "STARTUP_TIMEOUT", 30.0, 0.1, 3600.0)
     except ConfigError as error:
         print(f"demo: configuration error: {error}", file=sys.stderr)
         return 2
     started = time.perf_counter()
     try:
-        counts = asyncio.run(run(database_url, size))
-    except (OSError, asyncpg.PostgresError) as error:
+        counts = asyncio.run(run(database_url, size, schema_timeout))
+    except (OSError, asyncpg.PostgresError, DependencyUnavailable) as error:
         print(f"demo: could not load demo data: {type(error).__name__}: {error}", file=sys.stderr)
         return 1
     summary = ", ".join(f"{name} +{count}" for name, count in counts.items())

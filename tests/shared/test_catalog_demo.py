@@ -6,7 +6,7 @@ import sys
 
 import asyncpg
 
-from services.odata.demo import DemoSize, run
+from shared.catalog.demo import DemoSize, run
 
 
 async def test_demo_data_is_loaded_once_and_deterministic(database_url: str) -> None:
@@ -37,7 +37,7 @@ async def test_demo_data_is_loaded_once_and_deterministic(database_url: str) -> 
 
 def test_demo_command_line_loads_and_reports(database_url: str) -> None:
     result = subprocess.run(
-        [sys.executable, "-m", "services.odata.demo", "--products", "25"],
+        [sys.executable, "-m", "shared.catalog.demo", "--products", "25"],
         env={**os.environ, "DATABASE_URL": database_url},
         capture_output=True,
         text=True,
@@ -51,7 +51,7 @@ def test_demo_command_line_loads_and_reports(database_url: str) -> None:
 def test_demo_command_without_database_url_fails_clearly() -> None:
     env = {key: value for key, value in os.environ.items() if key != "DATABASE_URL"}
     result = subprocess.run(
-        [sys.executable, "-m", "services.odata.demo"], env=env, capture_output=True, text=True, timeout=60, check=False
+        [sys.executable, "-m", "shared.catalog.demo"], env=env, capture_output=True, text=True, timeout=60, check=False
     )
     assert result.returncode == 2
     assert "DATABASE_URL is not set" in result.stderr
