@@ -101,6 +101,25 @@ async def job_outbox(app: web.Application) -> AsyncIterator[None]:
     await asyncio.wait({task}, timeout=OUTBOX_STOP_SECONDS)
 
 
+async def event_outbox(app: web.Application) -> AsyncIterator[None]:
+    """Publishes the end of each job and its platform events, written with the job's outcome; every replica runs it,
+    so the events of a worker that died right after its commit are sent by whichever replica polls first."""
+    config = app[CONFIG]
+    topology = bus.Topology(config.common.bus_prefix)
+    publisher = OutboxPublisher(
+        app[POOL],
+        config.database_url,
+        config.common.amqp_url,
+        db.EVENT_OUTBOX,
+        topology.import_events_exchange,
+        lambda channel: bus.declare_topology(channel, topology),
+    )
+    task = asyncio.create_task(publisher.run(), name="importer-event-outbox")
+    yield
+    task.cancel()
+    await asyncio.wait({task}, timeout=OUTBOX_STOP_SECONDS)
+
+
 async def import_worker(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     if not config.worker_enabled:
@@ -157,6 +176,7 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(message_bus)
     app.cleanup_ctx.append(job_outbox)
+    app.cleanup_ctx.append(event_outbox)
     app.cleanup_ctx.append(import_worker)
     add_health_routes(app, {"postgresql": postgresql_ready, "rabbitmq": rabbitmq_ready})
     add_routes(app)

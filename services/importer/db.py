@@ -10,8 +10,9 @@ from typing import Any
 import asyncpg
 
 from shared.errors import Conflict
-from shared.messages import ImportJobRequested
+from shared.messages import ImportJobFinished, ImportJobRequested
 from shared.outbox import OutboxTable
+from shared.platform_events import ImportCompleted, ImportFailed, ProductsCreated, ProductsUpdated
 
 SCHEMA = "importer"
 TERMINAL = ("completed", "failed", "cancelled")
@@ -19,6 +20,13 @@ TERMINAL = ("completed", "failed", "cancelled")
 # of the writing transaction, and a job's outcome is written in a transaction that began before it was marked running.
 # The jobs' messages, written with the job in the upload's transaction (shared/outbox.py).
 JOB_OUTBOX = OutboxTable("importer.job_outbox", "importer_job_outbox", ImportJobRequested, routing_key="job")
+# The end of each job and its platform events, written with the job's outcome (services/importer/announcing.py).
+EVENT_OUTBOX = OutboxTable(
+    "importer.event_outbox",
+    "importer_event_outbox",
+    ImportJobFinished,
+    others=(ImportCompleted, ImportFailed, ProductsCreated, ProductsUpdated),
+)
 _JOB_COLUMNS = """id, entity, mapper_id, mapper_definition, status, policy, file_name, size_bytes, rows_total,
     rows_done, imported, updated, failed, attempts, error, requested_by, created_at, started_at, finished_at"""
 

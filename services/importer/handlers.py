@@ -9,7 +9,7 @@ from typing import Any
 
 from aiohttp import web
 
-from services.importer import db, idempotency
+from services.importer import announcing, db, idempotency
 from services.importer.keys import CONFIG, OUTBOX, POOL, UPLOAD_SLOTS, WAITERS
 from services.importer.mapper_inputs import check_mapper_id, new_mapper_id, read_mapper_input, require_entity
 from services.importer.uploads import UploadDeadlineExceeded, open_form, receive_upload
@@ -248,11 +248,13 @@ async def cancel_import(request: web.Request) -> web.Response:
     principal.require("imports", "create")
     job_id = _job_id(request)
     await _visible_job(request, principal, job_id)
-    async with request.app[POOL].acquire() as conn:
-        if not await db.cancel_job(conn, job_id):
-            job = await db.get_job(conn, job_id)
+    async with request.app[POOL].acquire() as conn, conn.transaction():
+        cancelled = await db.cancel_job(conn, job_id)
+        job = await db.get_job(conn, job_id)
+        if not cancelled or job is None:
             status = job["status"] if job else "gone"
             raise BadRequest(f"Only a queued or running job can be cancelled; this one is {status}")
+        await announcing.announce_cancelled(conn, job)
     return await _job_response(request, job_id)
 
 

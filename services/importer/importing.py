@@ -1,10 +1,11 @@
 """Running one import job, start to end, in one PostgreSQL transaction: the upload read in batches, each planned
 (services/importer/planning.py) and written (services/importer/writing.py) while the next is parsed.
 
-The catalog rows, the row errors and the job's outcome commit together, and the RabbitMQ message is acknowledged
-only afterwards. So a worker killed mid-job leaves nothing behind: the redelivered message runs the job again from
-its stored upload and ends with exactly the right rows and counts; a delivery of a job already finished changes
-nothing. An advisory lock on the job id makes a second delivery wait for the first instead of racing it.
+The catalog rows, the row errors, the job's outcome and its announcement (services/importer/announcing.py) commit
+together, and the RabbitMQ message is acknowledged only afterwards. So a worker killed mid-job leaves nothing
+behind: the redelivered message runs the job again from its stored upload and ends with exactly the right rows and
+counts; a delivery of a job already finished changes nothing. An advisory lock on the job id makes a second delivery
+wait for the first instead of racing it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from dataclasses import dataclass, field
 import asyncpg
 
 from services.importer import db, staging
+from services.importer.announcing import announce
 from services.importer.csvstream import CsvFormatError, Record, read_records
 from services.importer.entities import ImportEntity, import_entity
 from services.importer.mappers import InvalidMapper, MapperDefinition, parse_definition
@@ -94,11 +96,13 @@ async def _record_failure(
         if errors and errors.kept:
             await conn.execute("DELETE FROM importer.row_errors WHERE job_id = $1", job_id)
             await db.insert_row_errors(conn, job_id, errors.kept)
-        await db.finish_job(
+        finished = await db.finish_job(
             conn, job_id, status="failed", rows_total=0, imported=0, updated=0, failed=failed, error=message
         )
-    job = await db.get_job(conn, job_id)
-    assert job is not None
+        job = await db.get_job(conn, job_id)
+        assert job is not None
+        if finished:
+            await announce(conn, _outcome(job))
     return _outcome(job)
 
 
@@ -211,7 +215,7 @@ async def _complete(
     )
     if not finished:
         raise JobCancelled()
-    return JobOutcome(
+    outcome = JobOutcome(
         job_id,
         "completed",
         inserted,
@@ -222,3 +226,5 @@ async def _complete(
         created_ids=writer.created_ids if writer is not None else (),
         updated_ids=writer.updated_ids if writer is not None else (),
     )
+    await announce(conn, outcome)
+    return outcome

@@ -29,19 +29,10 @@ import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractQueue, AbstractRobustConnection
 
 from services.importer import db
+from services.importer.announcing import announce
 from services.importer.importing import JobOutcome, Progress, run_job
-from services.importer.views import status_url
 from shared import bus
-from shared.messages import ImportJobFinished, ImportJobProgress, ImportJobRequested, MessageError
-from shared.platform_events import (
-    ImportCompleted,
-    ImportFailed,
-    PlatformEvent,
-    ProductsCreated,
-    ProductsUpdated,
-    now_iso,
-    product_events,
-)
+from shared.messages import ImportJobProgress, ImportJobRequested, MessageError
 
 log = logging.getLogger(__name__)
 
@@ -50,11 +41,12 @@ MAX_BACKOFF_SECONDS = 30.0
 # five minutes it hands the job back (which does count towards the delivery limit).
 MAX_RECONNECT_SECONDS = 5.0
 MAX_DATABASE_RETRIES = 60
+DEAD_JOB_ERROR = "the job failed repeatedly (worker crashes or database faults) and was given up"
 DATABASE_PING_SECONDS = 2.0
 PROGRESS_EVERY_SECONDS = 1.0
-# Events are informative (the outcome is committed and readable); publishing them must never stall a job.
+# Progress is informative (the outcome is committed and readable); publishing it must never stall a job. The end of
+# a job is not published here: it is written with the job's outcome (services/importer/announcing.py).
 PROGRESS_PUBLISH_SECONDS = 2.0
-ANNOUNCE_PUBLISH_SECONDS = 10.0
 # Lost connections, a server shutting down or starting up, deadlocks: worth running the job again as it is.
 TRANSIENT_DATABASE_FAULTS: tuple[type[BaseException], ...] = (
     OSError,
@@ -162,7 +154,6 @@ class ImportWorker:
             log.info("import job %s %s", job_id, outcome.status)
             if self.on_job_finished is not None:
                 self.on_job_finished(request.entity, outcome.status, time.monotonic() - started)
-            await self._announce(outcome)
         # When the channel went away meanwhile (broker restart) the acknowledgement is lost; the job is committed,
         # so its redelivery only finds it done.
         await _settle(message.ack(), f"acknowledge import job {job_id}")
@@ -201,31 +192,6 @@ class ImportWorker:
 
         return report
 
-    async def _announce(self, outcome: JobOutcome) -> None:
-        try:
-            async with asyncio.timeout(ANNOUNCE_PUBLISH_SECONDS):
-                await bus.publish(
-                    self.publisher,
-                    self.topology.import_events_exchange,
-                    ImportJobFinished(
-                        job_id=str(outcome.job_id),
-                        status=outcome.status,
-                        imported=outcome.imported,
-                        updated=outcome.updated,
-                        failed=outcome.failed,
-                    ),
-                )
-        except Exception as error:
-            # The outcome is committed and readable at GET /api/imports/{id}; waiters also poll it.
-            log.warning("could not announce the end of import job %s: %s", outcome.job_id, type(error).__name__)
-        for event in platform_events(outcome):
-            try:
-                async with asyncio.timeout(ANNOUNCE_PUBLISH_SECONDS):
-                    await bus.publish(self.publisher, self.topology.import_events_exchange, event)
-            except Exception as error:
-                name = type(error).__name__
-                log.warning("could not publish %s of import job %s: %s", event.KIND, outcome.job_id, name)
-
     async def _on_dead_job(self, message: AbstractIncomingMessage) -> None:
         self._spawn(self._handle_dead_job(message))
 
@@ -236,53 +202,28 @@ class ImportWorker:
             await _settle(message.ack(), "drop a malformed dead-lettered message")
             return
         try:
-            failed = await db.fail_job(
-                self.pool, job_id, "the job failed repeatedly (worker crashes or database faults) and was given up"
-            )
-            job = await db.get_job(self.pool, job_id) if failed else None
+            async with self.pool.acquire() as conn, conn.transaction():
+                if await db.fail_job(conn, job_id, DEAD_JOB_ERROR):
+                    job = await db.get_job(conn, job_id)
+                    assert job is not None
+                    await announce(
+                        conn,
+                        JobOutcome(
+                            job_id,
+                            "failed",
+                            0,
+                            0,
+                            job["failed"],
+                            job["error"],
+                            entity=job["entity"],
+                            requested_by=job["requested_by"],
+                        ),
+                    )
         except Exception:
             await asyncio.sleep(1.0)
             await _settle(message.nack(requeue=True), f"hand back dead-lettered job {job_id}")
             return
-        if job is not None:
-            await self._announce(
-                JobOutcome(
-                    job_id,
-                    "failed",
-                    0,
-                    0,
-                    job["failed"],
-                    job["error"],
-                    entity=job["entity"],
-                    requested_by=job["requested_by"],
-                )
-            )
         await _settle(message.ack(), f"acknowledge dead-lettered job {job_id}")
-
-
-def platform_events(outcome: JobOutcome) -> list[PlatformEvent]:
-    """The job's events for webhook subscribers: its end, and the product ids it created and updated, in slices. Their
-    ids are fixed by the job, so announcing a job again (a redelivered message) repeats the same events."""
-    job_id = str(outcome.job_id)
-    occurred_at = now_iso()
-    common: dict[str, Any] = {
-        "occurred_at": occurred_at,
-        "job_id": job_id,
-        "entity": outcome.entity,
-        "imported": outcome.imported,
-        "updated": outcome.updated,
-        "failed": outcome.failed,
-        "status_url": status_url(job_id),
-        "requested_by": outcome.requested_by,
-    }
-    events: list[PlatformEvent] = []
-    if outcome.status == "completed":
-        events += product_events(ProductsCreated, list(outcome.created_ids), job_id=job_id, occurred_at=occurred_at)
-        events += product_events(ProductsUpdated, list(outcome.updated_ids), job_id=job_id, occurred_at=occurred_at)
-        events.append(ImportCompleted(event_id=f"import.completed:{job_id}", **common))
-    elif outcome.status == "failed":
-        events.append(ImportFailed(event_id=f"import.failed:{job_id}", error=outcome.error, **common))
-    return events
 
 
 async def _settle(outcome: Awaitable[object], what: str) -> None:
