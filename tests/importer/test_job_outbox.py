@@ -3,16 +3,8 @@ publish loses no job, because the next replica's outbox publisher sweeps up the 
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
-import os
 import signal
-import socket
-import subprocess
-import sys
 import uuid
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -24,75 +16,7 @@ from services.importer.app import create_app, open_database
 from services.importer.config import Config
 from tests.eventually import eventually
 from tests.importer.conftest import PRODUCT_COLUMNS, csv_form, tag
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-class PausableRelay:
-    """A TCP relay to the broker. While paused it holds every byte, as a broker that stopped answering would."""
-
-    def __init__(self, host: str, port: int) -> None:
-        self.host, self.port = host, port
-        self.flowing = asyncio.Event()
-        self.flowing.set()
-        self.tasks: set[asyncio.Task[Any]] = set()
-        self.writers: list[asyncio.StreamWriter] = []
-
-    @contextlib.asynccontextmanager
-    async def serving(self) -> AsyncIterator[int]:
-        server = await asyncio.start_server(self._serve, "127.0.0.1", 0)
-        try:
-            yield server.sockets[0].getsockname()[1]
-        finally:
-            server.close()
-            for writer in self.writers:
-                writer.close()
-            for task in self.tasks:
-                task.cancel()
-            await asyncio.gather(*self.tasks, return_exceptions=True)
-            await server.wait_closed()
-
-    async def _serve(self, client_reader: asyncio.StreamReader, client_writer: asyncio.StreamWriter) -> None:
-        broker_reader, broker_writer = await asyncio.open_connection(self.host, self.port)
-        self.writers += [client_writer, broker_writer]
-        pumps = {
-            asyncio.create_task(self._pump(client_reader, broker_writer)),
-            asyncio.create_task(self._pump(broker_reader, client_writer)),
-        }
-        self.tasks |= pumps
-        await asyncio.wait(pumps, return_when=asyncio.FIRST_COMPLETED)
-        for writer in (client_writer, broker_writer):
-            writer.close()
-
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        with contextlib.suppress(ConnectionError):
-            while data := await reader.read(65536):
-                await self.flowing.wait()
-                writer.write(data)
-                await writer.drain()
-
-
-def _start_importer(env: dict[str, str]) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(
-        [sys.executable, "-m", "services.importer"],
-        env={"PATH": os.environ.get("PATH", ""), **env},
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-
-
-async def _ready(base: str) -> bool:
-    with contextlib.suppress(aiohttp.ClientError):
-        async with aiohttp.ClientSession() as session, session.get(f"{base}/readyz") as response:
-            return response.status == 200
-    return False
+from tests.importer.processes import PausableRelay, free_port, ready, start_importer
 
 
 @pytest.mark.slow
@@ -108,12 +32,12 @@ async def test_an_importer_killed_between_committing_a_job_and_publishing_it_los
     )
     async with relay.serving() as relay_port:
         relayed = urlunsplit(broker._replace(netloc=f"{broker.username}:{broker.password}@127.0.0.1:{relay_port}"))
-        port = _free_port()
+        port = free_port()
         env = {**importer_env, "AMQP_URL": relayed, "LISTEN_PORT": str(port), "IMPORTER_WORKER": "false"}
-        doomed = _start_importer(env)
+        doomed = start_importer(env)
         try:
             base = f"http://127.0.0.1:{port}"
-            await eventually(lambda: _ready(base), timeout=30, what="the importer being ready")
+            await eventually(lambda: ready(base), timeout=30, what="the importer being ready")
             relay.flowing.clear()  # from here on nothing it publishes reaches the broker, nor any confirm
             t = tag()
             form = csv_form(f"sku;name;price\nK-{t};Kept;1,00\n", "products", mapper_id)
