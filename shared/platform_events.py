@@ -1,8 +1,9 @@
 """The platform's events for webhook subscribers: one frozen dataclass per event type, versioned, JSON on the bus.
 
 The service that owns a fact publishes its event through its transactional outbox (the auth service when a
-credential or app changes, the importer when a job ends); the webhooks service turns each into deliveries. KIND is the public event type a subscription
-names. `event_id` is unique per fact and stable across re-publication, so a repeated message is one event.
+credential or app changes, the importer when a job ends); the webhooks service turns each into deliveries. KIND is
+the public event type a subscription names. `event_id` is unique per fact and stable across re-publication, so a
+repeated message is one event.
 PERMISSION is the right the subscription's owner must hold for the event to reach them; audience() names the users
 the fact concerns (None: anyone holding PERMISSION may see it; otherwise only those users, and admins).
 """
