@@ -18,14 +18,14 @@ from services.gateway.routes import RouteRule, RouteTable
 from shared.errors import ApiError
 
 SECURITY_SCHEMES = {
-    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "An API key (seed 001)."},
-    "basic": {"type": "http", "scheme": "basic", "description": "username:API token (seed 002)."},
+    "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key", "description": "An API key of the platform."},
+    "basic": {"type": "http", "scheme": "basic", "description": "A username and that user's API token."},
     "bearer": {"type": "http", "scheme": "bearer", "description": "An OAuth 2.0 access token."},
     "apiPhpToken": {
         "type": "apiKey",
         "in": "query",
         "name": "access_token",
-        "description": "An api.php token (seed 000); also as a POST field or Authorization: Bearer.",
+        "description": "An api.php access token; also as a POST field or Authorization: Bearer.",
     },
 }
 ERROR_SCHEMA = SCHEMAS["Error"]

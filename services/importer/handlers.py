@@ -177,7 +177,7 @@ async def _queue_import(request: web.Request, job_id: uuid.UUID) -> web.StreamRe
 
 
 async def _await_job(request: web.Request, job_id: uuid.UUID, ended: asyncio.Event) -> web.StreamResponse:
-    """Without Prefer: respond-async, wait for the job's end (seed 001's clients read the counts from a 200):
+    """Without Prefer: respond-async, wait for the job's end (clients read the counts from a 200, docs/import-api.md):
     a job that ends within the first keep-alive interval gets a plain answer; a longer one a 200 whose body
     starts with keep-alive spaces. With it, or with IMPORT_WAIT_SECONDS 0, 202 and the status URL at once."""
     config, pool = request.app[CONFIG], request.app[POOL]

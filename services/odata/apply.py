@@ -67,10 +67,7 @@ OPTION = "$apply"
 
 
 def parse_apply(entity: EntitySet, params: Mapping[str, str], aliases: Mapping[str, str]) -> Aggregation:
-    for name in params:
-        if name.startswith("$") and name not in APPLY_OPTIONS:
-            hint = "; use filter(...) inside $apply" if name == "$filter" else ""
-            raise NotImplementedFeature(f"{name} together with $apply is not supported{hint}", target=name)
+    _refuse_other_options(params)
     text = params["$apply"]
     steps = split_top_level(text, OPTION, "/")
     if len(steps) > MAX_TRANSFORMATIONS:
@@ -80,12 +77,7 @@ def parse_apply(entity: EntitySet, params: Mapping[str, str], aliases: Mapping[s
     resources: set[str] = set()
     plan: Aggregation | None = None
     for step in steps:
-        match = _TRANSFORMATION.match(step)
-        if match is None:
-            raise AggregationError(f"Malformed transformation {step.strip()[:60]!r}", target=OPTION)
-        name, arguments = match.group("name"), match.group("arguments")
-        if name in _UNSUPPORTED:
-            raise NotImplementedFeature(f"The transformation {name} is not supported", target=OPTION)
+        name, arguments = _transformation(step)
         if plan is not None:
             raise NotImplementedFeature("Transformations after groupby or aggregate are not supported", target=OPTION)
         if name == "identity" and arguments is None:
@@ -121,6 +113,25 @@ def parse_apply(entity: EntitySet, params: Mapping[str, str], aliases: Mapping[s
     )
     resources |= check_aggregation(plan, OPTION)
     return replace(plan, resources=frozenset(resources - {entity.resource}))
+
+
+def _refuse_other_options(params: Mapping[str, str]) -> None:
+    """Options other than APPLY_OPTIONS would apply to the entities before aggregating: 501, not ignored."""
+    for name in params:
+        if name.startswith("$") and name not in APPLY_OPTIONS:
+            hint = "; use filter(...) inside $apply" if name == "$filter" else ""
+            raise NotImplementedFeature(f"{name} together with $apply is not supported{hint}", target=name)
+
+
+def _transformation(step: str) -> tuple[str, str | None]:
+    """A step's name and its arguments (None without parentheses), refusing the unsupported transformations."""
+    match = _TRANSFORMATION.match(step)
+    if match is None:
+        raise AggregationError(f"Malformed transformation {step.strip()[:60]!r}", target=OPTION)
+    name, arguments = match.group("name"), match.group("arguments")
+    if name in _UNSUPPORTED:
+        raise NotImplementedFeature(f"The transformation {name} is not supported", target=OPTION)
+    return name, arguments
 
 
 def _groupby(entity: EntitySet, arguments: str) -> Aggregation:

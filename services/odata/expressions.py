@@ -266,34 +266,34 @@ class ExpressionParser:
             return self.alias(token, depth)
         if token.kind == "dollar":
             raise NotImplementedFeature(f"{token.text[:20]} in expressions is not supported", target=self.option)
-        if (
-            token.kind == "name"
-            and self.current.kind == "string"
-            and self.current.position == token.position + len(token.text)
-        ):
+        if token.kind == "name":
+            return self.named_value(token, depth)
+        raise self.error("Expected a value", token)
+
+    def named_value(self, token: Token, depth: int) -> Node:
+        """A name in value position: a keyword literal, a function call, a path or a property."""
+        if self.current.kind == "string" and self.current.position == token.position + len(token.text):
             raise NotImplementedFeature(
                 f"Typed literals such as {token.text[:40]}'...' (durations, enumeration members) are not supported",
                 target=self.option,
             )
-        if token.kind == "name" and "." in token.text:
+        if "." in token.text:
             raise NotImplementedFeature(
                 f"Qualified names ({token.text[:60]}: functions, types) are not supported", target=self.option
             )
-        if token.kind == "name":
-            if token.text in ("true", "false"):
-                return Literal(token.text == "true", token.position)
-            if token.text == "null":
-                return Literal(None, token.position)
-            if token.text.lower() in _UNSUPPORTED_NAMES:
-                raise NotImplementedFeature(f"{token.text!r} is not supported", target=self.option)
-            if self.current.text == "(":
-                return self.call(token, depth + 1)
-            if self.current.text == "/":
-                return self.path(token, depth + 1)
-            if token.text.lower() in _BINARY_POWER or token.text.lower() in ("not", "asc", "desc"):
-                raise self.error("Expected a value", token)
-            return Property(token.text, token.position)
-        raise self.error("Expected a value", token)
+        if token.text in ("true", "false"):
+            return Literal(token.text == "true", token.position)
+        if token.text == "null":
+            return Literal(None, token.position)
+        if token.text.lower() in _UNSUPPORTED_NAMES:
+            raise NotImplementedFeature(f"{token.text!r} is not supported", target=self.option)
+        if self.current.text == "(":
+            return self.call(token, depth + 1)
+        if self.current.text == "/":
+            return self.path(token, depth + 1)
+        if token.text.lower() in _BINARY_POWER or token.text.lower() in ("not", "asc", "desc"):
+            raise self.error("Expected a value", token)
+        return Property(token.text, token.position)
 
     def path(self, first: Token, depth: int) -> Node:
         segments = [first.text]

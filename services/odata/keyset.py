@@ -17,6 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
+from typing import TypeGuard
 
 from services.odata.expressions import Node
 from shared.catalog.model import EntitySet, Field
@@ -81,26 +82,42 @@ def encode_token(values: Sequence[object]) -> str:
 
 
 def _decode_value(model_field: Field, value: object) -> object:
+    """A token value back to the field's type; anything a client could have altered is refused."""
     edm = model_field.edm_type
     if value is None and model_field.nullable:
         return None
-    if edm in ("Edm.Int64", "Edm.Int32") and isinstance(value, int) and not isinstance(value, bool):
-        if -(2**63) <= value < 2**63:
-            return value
-    elif edm == "Edm.String" and isinstance(value, str) and len(value) <= (model_field.max_length or 20_000):
+    if edm in ("Edm.Int64", "Edm.Int32") and _is_integer(value) and -(2**63) <= value < 2**63:
         return value
-    elif edm == "Edm.Boolean" and isinstance(value, bool):
+    if edm == "Edm.String" and isinstance(value, str) and len(value) <= (model_field.max_length or 20_000):
         return value
-    elif edm == "Edm.Decimal" and isinstance(value, int) and not isinstance(value, bool) and abs(value) < 10**40:
+    if edm == "Edm.Boolean" and isinstance(value, bool):
+        return value
+    if edm == "Edm.Decimal":
+        return _decode_decimal(value)
+    if edm == "Edm.DateTimeOffset":
+        return _decode_moment(value)
+    raise SkipTokenError()
+
+
+def _is_integer(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _decode_decimal(value: object) -> Decimal:
+    if _is_integer(value) and abs(value) < 10**40:
         return Decimal(value)
-    elif edm == "Edm.Decimal" and isinstance(value, str) and len(value) <= 40:
+    if isinstance(value, str) and len(value) <= 40:
         try:
             number = Decimal(value)
         except InvalidOperation:
             raise SkipTokenError() from None
         if number.is_finite():
             return number
-    elif edm == "Edm.DateTimeOffset" and isinstance(value, str) and len(value) <= 40:
+    raise SkipTokenError()
+
+
+def _decode_moment(value: object) -> datetime:
+    if isinstance(value, str) and len(value) <= 40:
         try:
             moment = datetime.fromisoformat(value)
         except ValueError:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import json
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -359,52 +360,74 @@ def _selection(tree: Tree[Any], entity: EntitySet, depth: int, seen: list[Token]
     relations: list[tuple[Relation, Selection]] = []
     for member in tree.children:
         alias, name_token, call, arguments, nested = _member_parts(member)
-        name = str(name_token)
         if alias is not None or call is not None:
             raise _at(alias or name_token, "Aliases and aggregates like sum(price) belong to aggregate roots only")
-        relation = entity.relation(name)
-        if relation is not None:
-            if nested is None:
-                raise _at(
-                    name_token, f"{name!r} is a relation: list the fields you want in braces, e.g. {name} {{ id }}"
-                )
-            if depth > MAX_NESTING:
-                raise _at(name_token, f"Relations nest at most {MAX_NESTING} levels deep")
-            if any(chosen is relation for chosen, _ in relations):
-                raise _at(name_token, f"The relation {name!r} is selected twice; select it once")
-            seen.append(name_token)
-            if len(seen) > MAX_RELATIONS:
-                raise limit_error(
-                    name_token,
-                    f"A query selects at most {MAX_RELATIONS} relations (limit relations_per_query)",
-                    "relations_per_query",
-                    MAX_RELATIONS,
-                )
-            target = ENTITY_SETS[relation.target]
-            chosen = _selection(nested, target, depth + 1, seen, max_limit)
-            if arguments is not None:
-                if not relation.many:
-                    raise _at(name_token, f"{name!r} is a single entity; limit and order apply to collections")
-                values = _arguments(arguments, _RELATION_ARGUMENTS)
-                limit = _int_value(values["limit"], 1, max_limit) if "limit" in values else None
-                orderby = _order(values, target, None) if "order" in values else ()
-                if any(item.expression is not None for item in orderby):
-                    raise _at(values["order"], "A relation is ordered by its own properties only")
-                chosen = replace(chosen, limit=limit, orderby=orderby)
-            relations.append((relation, chosen))
+        relation = entity.relation(str(name_token))
+        if relation is None:
+            model_field = _selected_field(entity, name_token, arguments, nested)
+            if model_field not in fields:
+                fields.append(model_field)
             continue
-        if arguments is not None:
-            raise _at(name_token, "Arguments are only supported on roots and collection relations")
-        model_field = entity.field(name)
-        if model_field is None:
-            raise _at(name_token, f"{entity.type_name} has no field or relation {name!r}")
-        if nested is not None:
-            raise _at(name_token, f"{name!r} is a field, not a relation")
-        if model_field not in fields:
-            fields.append(model_field)
+        chosen = _relation_selection(relation, name_token, arguments, nested, relations, depth, seen, max_limit)
+        relations.append((relation, chosen))
     if not fields and not relations:
         raise _at(tree, "Select at least one field")
     return Selection(tuple(fields), tuple(relations))
+
+
+def _selected_field(
+    entity: EntitySet, name_token: Token, arguments: Tree[Any] | None, nested: Tree[Any] | None
+) -> Field:
+    name = str(name_token)
+    if arguments is not None:
+        raise _at(name_token, "Arguments are only supported on roots and collection relations")
+    model_field = entity.field(name)
+    if model_field is None:
+        raise _at(name_token, f"{entity.type_name} has no field or relation {name!r}")
+    if nested is not None:
+        raise _at(name_token, f"{name!r} is a field, not a relation")
+    return model_field
+
+
+def _relation_selection(
+    relation: Relation,
+    name_token: Token,
+    arguments: Tree[Any] | None,
+    nested: Tree[Any] | None,
+    selected: Sequence[tuple[Relation, Selection]],
+    depth: int,
+    seen: list[Token],
+    max_limit: int,
+) -> Selection:
+    """A relation's nested selection, with the limit and order a collection relation may take; `selected` holds
+    the relations its parent already selected."""
+    name = str(name_token)
+    if nested is None:
+        raise _at(name_token, f"{name!r} is a relation: list the fields you want in braces, e.g. {name} {{ id }}")
+    if depth > MAX_NESTING:
+        raise _at(name_token, f"Relations nest at most {MAX_NESTING} levels deep")
+    if any(chosen is relation for chosen, _ in selected):
+        raise _at(name_token, f"The relation {name!r} is selected twice; select it once")
+    seen.append(name_token)
+    if len(seen) > MAX_RELATIONS:
+        raise limit_error(
+            name_token,
+            f"A query selects at most {MAX_RELATIONS} relations (limit relations_per_query)",
+            "relations_per_query",
+            MAX_RELATIONS,
+        )
+    target = ENTITY_SETS[relation.target]
+    chosen = _selection(nested, target, depth + 1, seen, max_limit)
+    if arguments is None:
+        return chosen
+    if not relation.many:
+        raise _at(name_token, f"{name!r} is a single entity; limit and order apply to collections")
+    values = _arguments(arguments, _RELATION_ARGUMENTS)
+    limit = _int_value(values["limit"], 1, max_limit) if "limit" in values else None
+    orderby = _order(values, target, None) if "order" in values else ()
+    if any(item.expression is not None for item in orderby):
+        raise _at(values["order"], "A relation is ordered by its own properties only")
+    return replace(chosen, limit=limit, orderby=orderby)
 
 
 # ---- aggregate roots -------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ async def seed(database_url: str) -> AsyncIterator[Seed]:
 
 @pytest.fixture
 async def uncategorized(database_url: str, seed: Seed) -> list[int]:
-    """Three more products of the seed, <prefix>-10 .. <prefix>-12 with stock 10-12, in no category."""
+    """Three more seeded products, <prefix>-10 .. <prefix>-12 with stock 10-12, in no category."""
     async with open_pool(database_url) as pool, pool.acquire() as conn:
         return [
             await conn.fetchval(

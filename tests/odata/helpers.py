@@ -25,7 +25,7 @@ async def get_json(client: TestClient, url: str, headers: dict[str, str], status
 
 
 async def matching(client: TestClient, auth: dict[str, str], seed: Seed, expression: str, **params: str) -> list[int]:
-    """The seed product indexes matched by a $filter expression (combined with the seed's own prefix filter)."""
+    """The seeded products' indexes matched by a $filter expression (combined with their own prefix filter)."""
     body = await get_json(
         client,
         "/odata/products",

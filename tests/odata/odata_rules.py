@@ -12,7 +12,7 @@ row in plain Python, following the specification's rules rather than the service
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import ROUND_HALF_UP, Decimal
@@ -131,41 +131,33 @@ def _arithmetic(operator: str, left: Any, right: Any) -> Any:
     return left - right * _truncating_div(left, right)  # mod
 
 
+def _substring(text: str, start: int, length: int | None = None) -> str:
+    return text[start:] if length is None else text[start : start + length]
+
+
+# The canonical functions the generator calls, by name, each taking its arguments in the order OData writes them.
+FUNCTIONS: Mapping[str, Callable[..., Any]] = {
+    "contains": lambda text, part: part in text,
+    "startswith": lambda text, prefix: text.startswith(prefix),
+    "endswith": lambda text, suffix: text.endswith(suffix),
+    "tolower": lambda text: text.lower(),
+    "toupper": lambda text: text.upper(),
+    "trim": lambda text: text.strip(WHITE_SPACE),
+    "length": len,
+    "indexof": lambda text, part: text.find(part),
+    "concat": lambda left, right: left + right,
+    "substring": _substring,
+    "round": lambda number: Decimal(number).quantize(Decimal(1), rounding=ROUND_HALF_UP),
+    "floor": math.floor,
+    "ceiling": math.ceil,
+    "year": lambda moment: moment.astimezone(UTC).year,
+}
+
+
 def _function(name: str, arguments: list[Any]) -> Any:
     if any(argument is None for argument in arguments):
         return None
-    first = arguments[0]
-    match name:
-        case "contains":
-            return arguments[1] in first
-        case "startswith":
-            return first.startswith(arguments[1])
-        case "endswith":
-            return first.endswith(arguments[1])
-        case "tolower":
-            return first.lower()
-        case "toupper":
-            return first.upper()
-        case "trim":
-            return first.strip(WHITE_SPACE)
-        case "length":
-            return len(first)
-        case "indexof":
-            return first.find(arguments[1])
-        case "concat":
-            return first + arguments[1]
-        case "substring":
-            start = arguments[1]
-            return first[start:] if len(arguments) == 2 else first[start : start + arguments[2]]
-        case "round":
-            return Decimal(first).quantize(Decimal(1), rounding=ROUND_HALF_UP)
-        case "floor":
-            return math.floor(first)
-        case "ceiling":
-            return math.ceil(first)
-        case "year":
-            return first.astimezone(UTC).year
-    raise AssertionError(name)
+    return FUNCTIONS[name](*arguments)
 
 
 def evaluate(expr: Expr, row: Mapping[str, Any], categories: Mapping[int, int]) -> Any:

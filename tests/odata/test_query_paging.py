@@ -1,4 +1,4 @@
-"""Query API: no silent truncation. A root cut by its limit says so (seed 001's shape with `<root>@hasMore` and
+"""Query API: no silent truncation. A root cut by its limit says so (the plain shape with `<root>@hasMore` and
 `<root>@cursor` beside it, or a page object when asked for), cursors reach the next page, and capped relations
 report their cap."""
 

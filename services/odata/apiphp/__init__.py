@@ -1,4 +1,4 @@
-"""api.php methods (seed 000, part 2), answered from the catalog with the odata service's safe SQL.
+"""api.php methods (docs/apiphp.md), answered from the catalog with the odata service's safe SQL.
 
     /api.php/APP.METHOD?PARAMS&format=json|xml   and the alternatives /api.php/APP/METHOD, /api.php?app=&method=
     (GET or POST; POST parameters urlencoded or multipart/form-data, files in multipart; the gateway has verified

@@ -28,7 +28,7 @@ Method = Callable[[MethodContext], Awaitable[Any]]
 @dataclass(frozen=True)
 class ApiMethod:
     """One api.php method: calling it needs `<resource>:<action>` and one of `http_methods` (waAPIMethod's
-    $method; reads also take POST, as seed 000 sends the token as a POST field)."""
+    $method; reads also take POST, as Webasyst's documentation sends the token as a POST field)."""
 
     app: str
     name: str

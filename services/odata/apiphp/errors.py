@@ -23,7 +23,7 @@ class ApiPhpError(Exception):
 
 
 class InvalidRequest(ApiPhpError):
-    """Seed 000: incorrectly formed request; additional information is contained in error_description."""
+    """`invalid_request` (docs/apiphp.md): an incorrectly formed request; error_description says what is wrong."""
 
 
 class MethodNotAllowed(InvalidRequest):
@@ -44,14 +44,14 @@ class AppNotInstalled(ApiPhpError):
 
 
 class AccessDenied(ApiPhpError):
-    """Seed 000: this token does not allow access to the specified method."""
+    """`access_denied` (docs/apiphp.md): this token does not allow access to the specified method."""
 
     code = apiphp_format.ACCESS_DENIED
     status = 403
 
 
 class InvalidMethod(ApiPhpError):
-    """Seed 000: an unknown API method is being called."""
+    """`invalid_method` (docs/apiphp.md): an unknown API method is being called."""
 
     code = apiphp_format.INVALID_METHOD
     status = 404

@@ -1,7 +1,7 @@
 """The api.php access point of the odata service: read the call, check it in Webasyst's order, answer JSON or XML.
 
 Paths (Webasyst's waAPIController::dispatch): /api.php/APP.METHOD, /api.php/APP/METHOD, /api.php?app=&method=,
-each with an optional trailing slash (seed 000's own examples use /api.php/shop.product.getInfo/?id=4).
+each with an optional trailing slash (Webasyst's own examples use /api.php/shop.product.getInfo/?id=4).
 The order of the checks and the error each one answers are documented in docs/apiphp.md.
 """
 

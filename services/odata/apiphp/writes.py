@@ -60,6 +60,18 @@ async def _product_values(context: MethodContext, *, adding: bool) -> dict[str, 
     """The product columns this call sets, each checked; only the given ones (an update changes what it names)."""
     params = context.params
     main = _main_sku(params)
+    values = _text_values(params, adding=adding)
+    if params.given("category_id"):
+        values["category_id"] = await _category_id(context)
+    values.update(_sku_and_price(params, main, adding=adding))
+    stock = _stock(params, main)
+    if stock is not None:
+        values["stock"] = stock
+    return values
+
+
+def _text_values(params: MethodParams, *, adding: bool) -> dict[str, object]:
+    """Name, description (or Webasyst's summary) and status."""
     values: dict[str, object] = {}
     name = params.optional_text("name", 300)
     if name is not None:
@@ -74,11 +86,20 @@ async def _product_values(context: MethodContext, *, adding: bool) -> dict[str, 
     active = params.optional_flag("status")
     if active is not None:
         values["active"] = active
-    if params.given("category_id"):
-        category_id = params.integer("category_id", 0, MAX_ID)
-        if category_id and await read_one(context.conn, CATEGORIES, category_id) is None:
-            raise invalid("category_id", "no such category")
-        values["category_id"] = category_id or None
+    return values
+
+
+async def _category_id(context: MethodContext) -> int | None:
+    """The given category, which must exist; 0 takes the product out of its category."""
+    category_id = context.params.integer("category_id", 0, MAX_ID)
+    if category_id and await read_one(context.conn, CATEGORIES, category_id) is None:
+        raise invalid("category_id", "no such category")
+    return category_id or None
+
+
+def _sku_and_price(params: MethodParams, main: dict[str, str], *, adding: bool) -> dict[str, object]:
+    """The main SKU's code and price, from the top-level parameters or else skus[0]."""
+    values: dict[str, object] = {}
     sku = params.optional_text("sku", 64) or (main.get("sku", "").strip() or None)
     if sku is not None:
         values["sku"] = sku
@@ -91,12 +112,18 @@ async def _product_values(context: MethodContext, *, adding: bool) -> dict[str, 
         values["price"] = price
     elif adding:
         values["price"] = Decimal(0)
+    return values
+
+
+def _stock(params: MethodParams, main: dict[str, str]) -> int | None:
+    """The stock from count (or stock; the later one wins), or else skus[0][count]."""
+    stock = None
     for stock_name in ("count", "stock"):
         if params.given(stock_name):
-            values["stock"] = params.integer(stock_name, 0, MAX_STOCK)
-    if "stock" not in values and main.get("count", "").strip():
-        values["stock"] = parse_integer("skus[0][count]", main["count"].strip(), 0, MAX_STOCK)
-    return values
+            stock = params.integer(stock_name, 0, MAX_STOCK)
+    if stock is None and main.get("count", "").strip():
+        stock = parse_integer("skus[0][count]", main["count"].strip(), 0, MAX_STOCK)
+    return stock
 
 
 async def product_add(context: MethodContext) -> dict[str, object]:
