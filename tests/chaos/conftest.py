@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import secrets
 import shutil
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
@@ -34,6 +37,14 @@ def private_postgres(workdir: Path) -> Iterator[PrivatePostgres]:
         pytest.skip(str(error))
     server.create()
     server.start()
+    # The catalog has one owner of its migrations, run before the services as the launcher and compose's init do.
+    subprocess.run(
+        [sys.executable, "-m", "shared.catalog.migrate"],
+        env={**os.environ, "DATABASE_URL": server.url},
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
     try:
         yield server
     finally:
