@@ -1,0 +1,11 @@
+"""Typed keys of the web layer's state on the application and on a request."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from services.auth.web.static import StaticFiles
+from services.auth.web.visitor import Visitor
+
+STATIC = web.AppKey("web_static", StaticFiles)
+VISITOR = web.RequestKey("web_visitor", Visitor)
