@@ -74,7 +74,7 @@ def bare_proxy_app(upstream: str, signing_key: bytes) -> web.Application:
 
     async def forward(request: web.Request) -> web.Response:
         headers = {name: value for name, value in request.headers.items() if name.lower() not in DROPPED_HEADERS}
-        headers[PRINCIPAL_HEADER] = sign_principal(principal, signing_key)
+        headers[PRINCIPAL_HEADER] = sign_principal(principal, signing_key, "odata")
         body = await request.read() if request.body_exists else None
         async with request.app[SESSION].request(
             request.method, request.app[UPSTREAM] + request.raw_path, headers=headers, data=body
@@ -148,9 +148,9 @@ async def jwt_headers(platform: Platform, gateway: Service, session: aiohttp.Cli
 # ---------------------------------------------------------------------------------------------------------------
 
 
-async def auth_service_calls(session: aiohttp.ClientSession, gateway: Service) -> int:
-    """Verifications the gateway could not answer from its cache so far (its /metrics)."""
-    async with session.get(f"{gateway.url}/metrics") as answer:
+async def auth_service_calls(session: aiohttp.ClientSession, metrics_port: int) -> int:
+    """Verifications the gateway could not answer from its cache so far (its metrics listener)."""
+    async with session.get(f"http://{LOOPBACK}:{metrics_port}/metrics") as answer:
         text = await answer.text()
     for line in text.splitlines():
         if line.startswith("gateway_verify_cache_misses_total "):
@@ -257,7 +257,12 @@ async def measure(args: argparse.Namespace) -> None:
         auth = platform.start("auth")
         odata = platform.start("odata")
         await platform.wait_ready(auth, odata)
-        gateway = platform.start("gateway", extra_env=platform.gateway_env(auth, odata), port=gateway_port)
+        metrics_port = free_port()
+        gateway = platform.start(
+            "gateway",
+            extra_env=platform.gateway_env(auth, odata, METRICS_PORT=str(metrics_port)),
+            port=gateway_port,
+        )
         bare = platform.start(
             "bare-proxy",
             command=[sys.executable, SCRIPT, BARE_PROXY_FLAG],
@@ -281,11 +286,11 @@ async def measure(args: argparse.Namespace) -> None:
         async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=args.concurrency)) as session:
             for variant in variants:
                 await variant.run(session, odata, args.concurrency, args.warmup, record=False)
-            misses_before = await auth_service_calls(session, gateway)
+            misses_before = await auth_service_calls(session, metrics_port)
             for _ in range(args.rounds):
                 for variant in variants:
                     await variant.run(session, odata, args.concurrency, args.seconds, record=True)
-            misses_after = await auth_service_calls(session, gateway)
+            misses_after = await auth_service_calls(session, metrics_port)
             load_after_throughput = load_average()
             trials = await revocation_latency(session, gateway, {"X-API-Key": admin_key}, args.trials)
 

@@ -228,7 +228,7 @@ def signed(signing_key: bytes) -> dict[str, str]:
         credential_kind="api_key",
         credential_id="bench",
     )
-    return {PRINCIPAL_HEADER: sign_principal(principal, signing_key)}
+    return {PRINCIPAL_HEADER: sign_principal(principal, signing_key, "odata")}
 
 
 async def measure(args: argparse.Namespace) -> None:

@@ -64,7 +64,7 @@ async def cache_hits(auth: Service, signing_key: bytes, credential: Credential, 
 
 
 def verify_call(auth: Service, signing_key: bytes, credential: Credential) -> Call:
-    headers = {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), signing_key)}
+    headers = {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), signing_key, "auth")}
     return Call("POST", f"{auth.url}/internal/verify", headers, credential.verify_request(LOOPBACK))
 
 

@@ -296,6 +296,7 @@ class Platform:
         self.env: dict[str, str] = {
             "PATH": os.environ.get("PATH", ""),
             "PYTHONPATH": str(ROOT),
+            "METRICS_PORT": "0",
             "DATABASE_URL": self.database_url,
             "AMQP_URL": AMQP_URL,
             "BUS_PREFIX": self.bus_prefix,

@@ -8,13 +8,20 @@ Settings (environment, all optional):
   GATEWAY_PORT   8080; AUTH_PORT 8081; ODATA_PORT 8082; IMPORTER_PORT 8083
   DEMO_PRODUCTS  300
   STATE_DIR      var/  (generated secrets and the admin password are kept here between runs)
+  SHUTDOWN_TIMEOUT  10 (seconds the services get to stop; a service still running 15 s later is killed)
+
+--reset drops and recreates the database, e.g. when another checkout (other secrets) made it.
 """
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
+import hashlib
+import hmac
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -31,9 +38,18 @@ sys.path.insert(0, str(ROOT))
 import aio_pika  # noqa: E402
 import asyncpg  # noqa: E402
 
+from services.auth.passwords import verify_password  # noqa: E402
+
 SERVICES = ("auth", "odata", "importer", "gateway")
 COLOURS = {"auth": "35", "odata": "36", "importer": "33", "gateway": "32", "launcher": "1"}
 READY_TIMEOUT_SECONDS = 60
+ADMIN = "admin"
+# What the database's contents are encrypted or hashed with; recorded (as a keyed hash) on the database.
+DATABASE_SECRETS = ("ENCRYPTION_KEY", "SECRET_PEPPER")
+DATABASE_MARK = "platform launcher, secrets "
+# Beyond SHUTDOWN_TIMEOUT: a service's cleanup (its worker, pools, broker connections) is bounded step by step.
+STOP_GRACE_SECONDS = 15.0
+DEFAULT_SHUTDOWN_TIMEOUT = 10.0
 
 
 def say(text: str, source: str = "launcher") -> None:
@@ -102,22 +118,78 @@ async def check_broker(url: str) -> None:
     await connection.close()
 
 
-async def ensure_database(url: str) -> None:
-    parts = urlsplit(url)
-    name = parts.path.lstrip("/")
+def database_name(url: str) -> str:
+    name = urlsplit(url).path.lstrip("/")
     if not name.replace("_", "").isalnum():
         fail(f"database name {name!r} must be letters, digits and underscores")
+    return name
+
+
+async def ensure_database(url: str, reset: bool) -> None:
+    parts = urlsplit(url)
+    name = database_name(url)
     maintenance = urlunsplit(parts._replace(path="/postgres"))
     try:
         conn = await asyncpg.connect(maintenance, timeout=10)
     except Exception as error:
         fail(f"cannot connect to PostgreSQL: {type(error).__name__}: {error}")
     try:
+        if reset:
+            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+            say(f"dropped database {name} (--reset)")
         if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
             await conn.execute(f'CREATE DATABASE "{name}"')
             say(f"created database {name}")
     finally:
         await conn.close()
+
+
+def secrets_fingerprint(env: dict[str, str]) -> str:
+    """A keyed hash of the secrets the database's contents depend on: it tells them apart and reveals nothing."""
+    material = "\n".join(env[key] for key in DATABASE_SECRETS).encode()
+    return hmac.new(material, b"platform launcher: database secrets v1", hashlib.sha256).hexdigest()[:32]
+
+
+def other_secrets(url: str) -> str:
+    name = database_name(url)
+    own = urlunsplit(urlsplit(url)._replace(path=f"/{name}_{re.sub(r'[^a-z0-9]+', '_', ROOT.name.lower())}"))
+    return (
+        f"database {name} was made with other secrets (another checkout or STATE_DIR), so its keys and admin "
+        f"password are not this checkout's: start with --reset to recreate it (its data is lost), or use a database "
+        f"of its own: DATABASE_URL={own}"
+    )
+
+
+async def check_database_secrets(url: str, fingerprint: str, admin_password: str) -> None:
+    """Refuse a database made with other secrets (services would fail to decrypt its keys, and the admin's password
+    would not be the printed one); mark a new one, or one whose admin has this checkout's password, as ours."""
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        comment = await conn.fetchval(
+            "SELECT shobj_description(oid, 'pg_database') FROM pg_database WHERE datname = current_database()"
+        )
+        if comment and comment.startswith(DATABASE_MARK):
+            if not hmac.compare_digest(comment.removeprefix(DATABASE_MARK), fingerprint):
+                fail(other_secrets(url))
+            return
+        if await conn.fetchval("SELECT to_regclass('auth.users') IS NOT NULL"):
+            stored = await conn.fetchval("SELECT password_hash FROM auth.users WHERE username = $1", ADMIN)
+            users = await conn.fetchval("SELECT count(*) FROM auth.users")
+            if users and not verify_password(stored, admin_password):
+                fail(other_secrets(url))
+        # The fingerprint is hex and the name checked: nothing here can break out of the statement.
+        await conn.execute(f"COMMENT ON DATABASE \"{database_name(url)}\" IS '{DATABASE_MARK}{fingerprint}'")
+    finally:
+        await conn.close()
+
+
+async def admin_password_matches(url: str, password: str) -> bool:
+    conn = await asyncpg.connect(url, timeout=10)
+    try:
+        stored = await conn.fetchval("SELECT password_hash FROM auth.users WHERE username = $1", ADMIN)
+    finally:
+        await conn.close()
+    return verify_password(stored, password)
 
 
 def load_state(state_dir: Path) -> dict[str, str]:
@@ -170,17 +242,20 @@ async def wait_ready(name: str, port: int, process: asyncio.subprocess.Process) 
     fail(f"{name} did not become ready within {READY_TIMEOUT_SECONDS} s")
 
 
-async def stop_all(processes: dict[str, asyncio.subprocess.Process]) -> int:
+async def stop_all(processes: dict[str, asyncio.subprocess.Process], shutdown_timeout: float) -> int:
+    """SIGTERM to every service (after Ctrl-C they have the terminal's SIGINT too; the second signal is harmless),
+    then wait for each: SHUTDOWN_TIMEOUT for its requests and jobs, plus STOP_GRACE_SECONDS for closing up."""
     for process in processes.values():
         if process.returncode is None:
             with contextlib.suppress(ProcessLookupError):
                 process.send_signal(signal.SIGTERM)
     codes: dict[str, int] = {}
+    deadline = time.monotonic() + shutdown_timeout + STOP_GRACE_SECONDS
     for name, process in processes.items():
         try:
-            codes[name] = await asyncio.wait_for(process.wait(), 20)
+            codes[name] = await asyncio.wait_for(process.wait(), max(deadline - time.monotonic(), 0.1))
         except TimeoutError:
-            say(f"{name} did not stop within 20 s; killing it")
+            say(f"{name} did not stop within {shutdown_timeout + STOP_GRACE_SECONDS:.0f} s; killing it")
             process.kill()
             codes[name] = await process.wait()
     unclean = {name: code for name, code in codes.items() if code != 0}
@@ -209,12 +284,21 @@ Try:
 """
 
 
-async def main() -> int:
+async def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="deploy/up.sh", description="Start the whole platform with demo data.")
+    parser.add_argument(
+        "--reset", action="store_true", help="drop and recreate the database (made by another checkout, say)"
+    )
+    args = parser.parse_args(argv)
     env = dict(os.environ)
     database_url = env.setdefault("DATABASE_URL", "postgresql://postgres@127.0.0.1:5432/commerce")
     amqp_url = env.setdefault("AMQP_URL", "amqp://guest:guest@127.0.0.1:5672/")
     env.setdefault("BUS_PREFIX", "platform")
     state_dir = Path(env.get("STATE_DIR", ROOT / "var"))
+    try:
+        shutdown_timeout = float(env.get("SHUTDOWN_TIMEOUT") or DEFAULT_SHUTDOWN_TIMEOUT)
+    except ValueError:
+        fail(f"SHUTDOWN_TIMEOUT must be a number of seconds, not {env['SHUTDOWN_TIMEOUT']!r}")
     ports = {
         name: int(env.get(f"{name.upper()}_PORT", default))
         for name, default in (("gateway", 8080), ("auth", 8081), ("odata", 8082), ("importer", 8083))
@@ -226,11 +310,13 @@ async def main() -> int:
     ensure_postgresql(database_url)
     ensure_rabbitmq(amqp_url)
     await check_broker(amqp_url)
-    await ensure_database(database_url)
+    await ensure_database(database_url, args.reset)
     state = load_state(state_dir)
     for key in ("INTERNAL_SIGNING_KEY", "SECRET_PEPPER", "ENCRYPTION_KEY"):
         env.setdefault(key, state[key])
+    admin_hint = "from ADMIN_PASSWORD" if env.get("ADMIN_PASSWORD") else f"in {state_dir}/dev-secrets.env"
     env["ADMIN_PASSWORD"] = env.get("ADMIN_PASSWORD") or state["ADMIN_PASSWORD"]
+    await check_database_secrets(database_url, secrets_fingerprint(env), env["ADMIN_PASSWORD"])
     env.update(
         AUTH_URL=f"http://127.0.0.1:{ports['auth']}",
         ODATA_URL=f"http://127.0.0.1:{ports['odata']}",
@@ -242,7 +328,11 @@ async def main() -> int:
 
     say("loading demo data (migrations, products in categories, admin user, mappers)")
     run_step("demo catalog", ["-m", "services.odata.demo", "--products", env.get("DEMO_PRODUCTS", "300")], env)
-    run_step("admin user", ["-m", "services.auth.cli", "create-admin", "--username", "admin", "--if-missing"], env)
+    run_step("admin user", ["-m", "services.auth.cli", "create-admin", "--username", ADMIN, "--if-missing"], env)
+    if not await admin_password_matches(database_url, env["ADMIN_PASSWORD"]):
+        # Changed on the panel since: kept, but never passed off as the one this launcher holds.
+        say(f"NOTE: the admin user keeps a password set earlier, not the one {admin_hint} (--reset renews it)")
+        admin_hint = "the one set earlier"
     run_step("demo mappers", ["-m", "services.importer.cli", "create-demo-mappers"], env)
 
     processes: dict[str, asyncio.subprocess.Process] = {}
@@ -282,7 +372,7 @@ async def main() -> int:
         )
         say(examples(f"http://127.0.0.1:{ports['gateway']}", api_key))
         gateway = f"http://127.0.0.1:{ports['gateway']}"
-        say(f"Control panel: {gateway}/panel/  (user admin; password in {state_dir}/dev-secrets.env)")
+        say(f"Control panel: {gateway}/panel/  (user {ADMIN}; password {admin_hint})")
         say("all services ready; press Ctrl-C to stop")
         exited = [asyncio.create_task(p.wait()) for p in processes.values()]
         stopper = asyncio.create_task(stop.wait())
@@ -290,9 +380,9 @@ async def main() -> int:
         for name, process in processes.items():
             if process.returncode is not None and not stop.is_set():
                 say(f"{name} exited unexpectedly with code {process.returncode}; stopping the others")
-        return await stop_all(processes)
+        return await stop_all(processes, shutdown_timeout)
     except SystemExit:
-        await stop_all(processes)
+        await stop_all(processes, shutdown_timeout)
         raise
     finally:
         for task in pumps:

@@ -56,6 +56,8 @@ def read_url(environ: Mapping[str, str], key: str, schemes: tuple[str, ...], def
             raise malformed
     except ValueError:
         raise malformed from None
+    if parts.password is not None and is_placeholder(parts.password):
+        raise ConfigError(f"{key} still holds the example's placeholder password; set a random one")
     return value.rstrip("/") if parts.scheme in ("http", "https") else value
 
 
@@ -102,19 +104,53 @@ def read_bool(environ: Mapping[str, str], key: str, default: bool) -> bool:
     raise ConfigError(f"{key} must be true or false, got {raw!r}")
 
 
+PLACEHOLDER_MARKS = ("change-me", "replace-me")
+# The settings whose values must differ from each other: one leaked or reused value must not open the others.
+DISTINCT_SECRETS = ("SECRET_PEPPER", "ENCRYPTION_KEY", "INTERNAL_SIGNING_KEY")
+
+
+def is_placeholder(value: str) -> bool:
+    """Whether a secret still holds an example file's placeholder (compose.env.example writes change-me-...)."""
+    lowered = value.lower()
+    return any(mark in lowered for mark in PLACEHOLDER_MARKS)
+
+
 def read_secret(environ: Mapping[str, str], key: str, min_length: int = 32) -> Secret:
     value = environ.get(key, "")
     if not value:
         raise ConfigError(f"{key} is not set (a random string of at least {min_length} characters)")
+    if is_placeholder(value):
+        raise ConfigError(f"{key} still holds the example's placeholder; set a random value (openssl rand -hex 32)")
     if len(value) < min_length:
         raise ConfigError(f"{key} is too short: at least {min_length} characters are required")
     return Secret(value)
 
 
+def check_distinct_secrets(environ: Mapping[str, str]) -> None:
+    """Refuse the same value in two of DISTINCT_SECRETS (those that are set: not every service reads all three)."""
+    seen: dict[str, str] = {}
+    for key in DISTINCT_SECRETS:
+        value = environ.get(key, "")
+        if not value:
+            continue
+        for other, other_value in seen.items():
+            if value == other_value:
+                raise ConfigError(f"{other} and {key} must be different values")
+        seen[key] = value
+
+
+# Where each service serves Prometheus metrics unless METRICS_PORT says otherwise: never its public port.
+DEFAULT_METRICS_PORTS = {"gateway": 9080, "auth": 9081, "odata": 9082, "importer": 9083}
+
+
 @dataclass(frozen=True)
 class CommonConfig:
-    """Settings every service reads the same way (the database URL is read by the services that have one)."""
+    """Settings every service reads the same way (the database URL is read by the services that have one).
 
+    service is the service's own name: the audience its internal principals must be signed for, and the
+    `service` label of its metrics."""
+
+    service: str
     amqp_url: str | None
     bus_prefix: str
     host: str
@@ -122,9 +158,13 @@ class CommonConfig:
     log_level: str
     signing_key: Secret
     shutdown_timeout: float
+    metrics_host: str
+    metrics_port: int  # 0: no metrics listener
 
     @classmethod
-    def from_env(cls, environ: Mapping[str, str], default_port: int, *, needs_bus: bool = True) -> CommonConfig:
+    def from_env(
+        cls, environ: Mapping[str, str], default_port: int, *, service: str, needs_bus: bool = True
+    ) -> CommonConfig:
         """needs_bus=False for a service that never talks to RabbitMQ: it then neither reads nor requires AMQP_URL."""
         prefix = read_str(environ, "BUS_PREFIX", "platform")
         if not prefix.replace("-", "").replace("_", "").isalnum() or len(prefix) > 64:
@@ -132,7 +172,9 @@ class CommonConfig:
         level = read_str(environ, "LOG_LEVEL", "INFO").upper()
         if level not in {"DEBUG", "INFO", "WARNING", "ERROR"}:
             raise ConfigError(f"LOG_LEVEL must be DEBUG, INFO, WARNING or ERROR, got {level!r}")
+        check_distinct_secrets(environ)
         return cls(
+            service=service,
             amqp_url=read_url(environ, "AMQP_URL", ("amqp", "amqps")) if needs_bus else None,
             bus_prefix=prefix,
             host=read_str(environ, "LISTEN_HOST", "127.0.0.1"),
@@ -140,6 +182,8 @@ class CommonConfig:
             log_level=level,
             signing_key=read_secret(environ, "INTERNAL_SIGNING_KEY"),
             shutdown_timeout=read_float(environ, "SHUTDOWN_TIMEOUT", 10.0, 0.1, 600.0),
+            metrics_host=read_str(environ, "METRICS_HOST", "127.0.0.1"),
+            metrics_port=read_int(environ, "METRICS_PORT", DEFAULT_METRICS_PORTS.get(service, 0), 0, 65535),
         )
 
 

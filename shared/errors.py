@@ -112,8 +112,10 @@ _HTTP_CODES = {
     405: "method_not_allowed",
     408: "request_timeout",
     413: "payload_too_large",
+    414: "uri_too_long",
     415: "unsupported_media_type",
     429: "too_many_requests",
+    431: "header_fields_too_large",
 }
 
 

@@ -83,7 +83,7 @@ async def request_id_middleware(
         http_error.headers[REQUEST_ID_HEADER] = request_id
         raise
     finally:
-        if request.path not in ("/healthz", "/readyz", "/metrics"):
+        if request.path not in ("/healthz", "/readyz"):
             access_log.info(
                 "%s %s %s",
                 request.method,

@@ -92,3 +92,5 @@ class CredentialRevoked(Message):
     credential_id: str | None = None
     user_id: int | None = None
     not_before: float | None = None
+    # Seconds since the epoch when the auth service recorded the event (gateways measure the revocation lag).
+    created_at: float | None = None

@@ -1,28 +1,31 @@
 """The internal principal: who is calling, as established by the gateway, signed so backends can trust it.
 
-The gateway verifies the client's credential, then forwards the request with one header holding the principal
-as base64url JSON plus an HMAC-SHA256 signature over it (key: INTERNAL_SIGNING_KEY, shared by the services).
-The signed value carries its own short expiry so a header copied from a log cannot be replayed for long.
-Backends refuse any request on a protected route without a valid signature: calling a backend directly,
-around the gateway, gets a 401.
+The gateway verifies the client's credential, then forwards the request with one header holding the principal as
+a JWT (RFC 7519) signed with HS256 under INTERNAL_SIGNING_KEY, shared by the services. The token names the one
+service it is meant for (`aud`, RFC 7519 section 4.1.3) and lives for seconds (`iat`, `exp`), so a header copied
+from one backend's logs or traffic can neither be replayed against another backend nor for long. Each service
+refuses a principal addressed to any other name than its own, and any request on a protected route without a
+valid one: calling a backend directly, around the gateway, gets a 401.
 """
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
-import json
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+import jwt
 from aiohttp import web
 
 from shared.errors import Forbidden, Unauthorized
 
 PRINCIPAL_HEADER = "X-Platform-Principal"
-SIGNATURE_LIFETIME_SECONDS = 60
+ALGORITHM = "HS256"
+PRINCIPAL_VERSION = 1
+# A principal is minted for one forwarded request; a backend sees it within milliseconds.
+LIFETIME_SECONDS = 30
+# Clock skew tolerated between the gateway and a backend on another host.
+LEEWAY_SECONDS = 5
 MAX_HEADER_LENGTH = 16_384
 
 
@@ -91,39 +94,53 @@ class Principal:
         )
 
 
-def _b64(data: bytes) -> str:
-    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+def sign_principal(principal: Principal, key: bytes, audience: str, *, now: float | None = None) -> str:
+    """The header value that carries `principal` to the service named `audience`, and to no other."""
+    issued = int(time.time() if now is None else now)
+    claims = {
+        "aud": audience,
+        "iat": issued,
+        "exp": issued + LIFETIME_SECONDS,
+        "ver": PRINCIPAL_VERSION,
+        "principal": principal.to_dict(),
+    }
+    return jwt.encode(claims, key, algorithm=ALGORITHM)
 
 
-def _unb64(text: str) -> bytes:
-    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+def verify_principal(value: str, key: bytes, audience: str) -> Principal:
+    """The principal in a header value, if it was signed with `key` for `audience` and is still fresh.
 
-
-def sign_principal(principal: Principal, key: bytes, now: float | None = None) -> str:
-    issued = time.time() if now is None else now
-    payload = {"p": principal.to_dict(), "exp": issued + SIGNATURE_LIFETIME_SECONDS}
-    body = _b64(json.dumps(payload, separators=(",", ":")).encode())
-    signature = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
-    return f"{body}.{signature}"
-
-
-def verify_principal(value: str, key: bytes, now: float | None = None) -> Principal:
-    if not value or len(value) > MAX_HEADER_LENGTH or value.count(".") != 1:
+    Anything else is an Unauthorized (401): a wrong key, algorithm or audience, an expired or far-future token,
+    and any malformed value (not ASCII, not base64url, not JSON, missing claims)."""
+    if not value or len(value) > MAX_HEADER_LENGTH or not value.isascii():
         raise Unauthorized("Missing or malformed internal principal; call this API through the gateway")
-    body, signature = value.split(".")
-    expected = _b64(hmac.new(key, body.encode(), hashlib.sha256).digest())
-    if not hmac.compare_digest(signature, expected):
-        raise Unauthorized("Invalid internal principal signature; call this API through the gateway")
     try:
-        payload = json.loads(_unb64(body))
-        principal = Principal.from_dict(payload["p"])
-        expires = float(payload["exp"])
-    except (ValueError, KeyError, TypeError):
-        raise Unauthorized("Malformed internal principal") from None
-    if (time.time() if now is None else now) > expires:
-        raise Unauthorized("Expired internal principal")
-    return principal
+        claims = jwt.decode(
+            value,
+            key,
+            algorithms=[ALGORITHM],
+            audience=audience,
+            leeway=LEEWAY_SECONDS,
+            options={"require": ["aud", "iat", "exp"], "strict_aud": True},
+        )
+    except jwt.InvalidAudienceError:
+        raise Unauthorized("This internal principal was issued for another service") from None
+    except jwt.ExpiredSignatureError:
+        raise Unauthorized("Expired internal principal") from None
+    except jwt.InvalidSignatureError:
+        raise Unauthorized("Invalid internal principal signature; call this API through the gateway") from None
+    except (jwt.PyJWTError, ValueError, TypeError):
+        raise Unauthorized("Malformed internal principal; call this API through the gateway") from None
+    try:
+        if claims.get("ver") != PRINCIPAL_VERSION:
+            raise ValueError("unsupported version")
+        # A token signed to live longer than a principal may is not one this platform minted.
+        if float(claims["exp"]) - float(claims["iat"]) > LIFETIME_SECONDS:
+            raise ValueError("lifetime too long")
+        return Principal.from_dict(claims["principal"])
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise Unauthorized("Malformed internal principal; call this API through the gateway") from None
 
 
-def principal_from_request(request: web.Request, key: bytes) -> Principal:
-    return verify_principal(request.headers.get(PRINCIPAL_HEADER, ""), key)
+def principal_from_request(request: web.BaseRequest, key: bytes, audience: str) -> Principal:
+    return verify_principal(request.headers.get(PRINCIPAL_HEADER, ""), key, audience)

@@ -155,6 +155,8 @@ def base_env(database_url: str, amqp_url: str, bus_prefix: str, signing_key: str
         "INTERNAL_SIGNING_KEY": signing_key,
         "LISTEN_HOST": "127.0.0.1",
         "LISTEN_PORT": "0",
+        # No metrics listener unless a test asks for one: the default ports would collide between test runs.
+        "METRICS_PORT": "0",
         "LOG_LEVEL": "WARNING",
         "SHUTDOWN_TIMEOUT": "5",
         # One set of service secrets per run: the run's one database keeps values encrypted or hashed under them

@@ -8,7 +8,7 @@ from services.auth import lifecycle
 from services.auth.apiphp.setup import setup_apiphp
 from services.auth.config import Config
 from services.auth.crypto import CredentialHasher, TokenCipher
-from services.auth.keys import CIPHER, CONFIG, COUNTERS, HASHER, THROTTLE, USAGE, VERIFIER
+from services.auth.keys import CIPHER, CONFIG, COUNTERS, HASHER, POOL, THROTTLE, USAGE, VERIFIER
 from services.auth.oauth.setup import setup_oauth
 from services.auth.outbox import announce_before_answering
 from services.auth.routes import add_routes
@@ -20,15 +20,20 @@ from shared.counters import Counters
 from shared.errors import error_middleware
 from shared.health import add_health_routes
 from shared.logs import request_id_middleware
+from shared.metrics import METRICS, ServiceMetrics
 
 MAX_BODY_BYTES = 64 * 1024
 
 
 def create_app(config: Config) -> web.Application:
+    metrics = ServiceMetrics(config.common.service)
     app = web.Application(
-        middlewares=[request_id_middleware, error_middleware, announce_before_answering], client_max_size=MAX_BODY_BYTES
+        middlewares=[request_id_middleware, metrics.middleware, error_middleware, announce_before_answering],
+        client_max_size=MAX_BODY_BYTES,
     )
+    metrics.track_pool(lambda: app.get(POOL))
     app[CONFIG] = config
+    app[METRICS] = metrics
     app[HASHER] = CredentialHasher(config.secret_pepper.bytes)
     app[CIPHER] = TokenCipher(config.encryption_key.bytes)
     app[COUNTERS] = Counters(f"{config.common.bus_prefix}:auth:")

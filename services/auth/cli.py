@@ -30,7 +30,7 @@ from services.auth.lifecycle import open_database
 from services.auth.outbox import publish_pending
 from services.auth.passwords import validate_password
 from shared import bus
-from shared.config import ConfigError
+from shared.config import ConfigError, is_placeholder
 from shared.errors import ApiError, Conflict
 from shared.service import DependencyUnavailable, connect_with_retry
 
@@ -63,6 +63,8 @@ def _admin_password(environ: Mapping[str, str]) -> str:
         password = getpass.getpass("Password for the new admin: ")
     if password is None:
         raise OperatorError("ADMIN_PASSWORD is not set and there is no terminal to ask for a password")
+    if is_placeholder(password):
+        raise OperatorError("ADMIN_PASSWORD still holds the example's placeholder; choose a password")
     return validate_password(password, "ADMIN_PASSWORD")
 
 

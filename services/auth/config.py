@@ -58,7 +58,7 @@ class Config:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
         return cls(
-            common=CommonConfig.from_env(environ, DEFAULT_PORT),
+            common=CommonConfig.from_env(environ, DEFAULT_PORT, service="auth"),
             database_url=read_database_url(environ),
             startup_timeout=read_float(environ, "STARTUP_TIMEOUT", 30.0, 0.1, 3600.0),
             secret_pepper=read_secret(environ, "SECRET_PEPPER"),

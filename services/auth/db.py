@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 import asyncpg
 
+from shared import outbox
 from shared.errors import Conflict
+from shared.messages import CredentialRevoked
+from shared.outbox import OutboxTable
 
 _USER_COLUMNS = """u.id, u.username, u.email, u.is_admin, u.is_active, u.created_at, u.updated_at,
     EXISTS (SELECT 1 FROM auth.api_tokens t WHERE t.user_id = u.id) AS api_access_enabled,
@@ -358,35 +361,8 @@ async def lock_user(conn: asyncpg.Connection, user_id: int) -> bool:
 
 # --- revocation outbox -----------------------------------------------------------------------------------------
 
-# Replicas LISTEN on this channel; PostgreSQL delivers the notification only when the writing transaction commits.
-OUTBOX_CHANNEL = "auth_revocation_outbox"
+REVOCATION_OUTBOX = OutboxTable("auth.revocation_outbox", "auth_revocation_outbox", CredentialRevoked)
 
 
-async def insert_outbox_event(conn: asyncpg.Connection, body: str) -> int:
-    event_id = await conn.fetchval("INSERT INTO auth.revocation_outbox (body) VALUES ($1::jsonb) RETURNING id", body)
-    await conn.execute("SELECT pg_notify($1, '')", OUTBOX_CHANNEL)
-    return event_id
-
-
-async def any_outbox_event_unpublished(conn: asyncpg.Connection, ids: list[int]) -> bool:
-    return await conn.fetchval(
-        "SELECT EXISTS (SELECT 1 FROM auth.revocation_outbox WHERE id = ANY($1::bigint[]) AND published_at IS NULL)",
-        ids,
-    )
-
-
-async def claim_outbox_events(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
-    """The oldest unpublished events, locked until the transaction ends; rows another replica holds are skipped."""
-    return await conn.fetch(
-        """SELECT id, body::text AS body FROM auth.revocation_outbox WHERE published_at IS NULL
-           ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED""",
-        limit,
-    )
-
-
-async def mark_outbox_published(conn: asyncpg.Connection, ids: list[int]) -> None:
-    await conn.execute("UPDATE auth.revocation_outbox SET published_at = now() WHERE id = ANY($1::bigint[])", ids)
-
-
-async def purge_published_outbox(conn: asyncpg.Connection, older_than: timedelta) -> None:
-    await conn.execute("DELETE FROM auth.revocation_outbox WHERE published_at < now() - $1::interval", older_than)
+async def insert_outbox_event(conn: asyncpg.Connection, event: CredentialRevoked) -> int:
+    return await outbox.write(conn, REVOCATION_OUTBOX, event)

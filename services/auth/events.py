@@ -9,6 +9,8 @@ reconnects reads it (GET /internal/oauth/revocations).
 
 from __future__ import annotations
 
+import dataclasses
+import time
 from contextvars import ContextVar
 
 import asyncpg
@@ -24,7 +26,9 @@ recorded_in_request: ContextVar[list[int] | None] = ContextVar("recorded_in_requ
 async def record(conn: asyncpg.Connection, event: CredentialRevoked) -> None:
     if not conn.is_in_transaction():
         raise RuntimeError("a revocation event must be written in the transaction of the change it announces")
-    event_id = await db.insert_outbox_event(conn, event.encode().decode())
+    if event.created_at is None:
+        event = dataclasses.replace(event, created_at=time.time())
+    event_id = await db.insert_outbox_event(conn, event)
     recorded = recorded_in_request.get()
     if recorded is not None:
         recorded.append(event_id)

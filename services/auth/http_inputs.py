@@ -14,7 +14,9 @@ from shared.principal import Principal, principal_from_request
 
 def caller(request: web.Request) -> Principal:
     """The user the gateway vouches for; a service principal has no business in the management API."""
-    principal = principal_from_request(request, request.app[CONFIG].common.signing_key.bytes)
+    principal = principal_from_request(
+        request, request.app[CONFIG].common.signing_key.bytes, request.app[CONFIG].common.service
+    )
     if principal.is_service:
         raise Forbidden("This API acts for users, not for services")
     client_address.set(forwarded_client(request.headers.get("X-Forwarded-For")))
@@ -45,7 +47,9 @@ def manager(request: web.Request) -> Principal:
 
 
 def service_caller(request: web.Request) -> Principal:
-    principal = principal_from_request(request, request.app[CONFIG].common.signing_key.bytes)
+    principal = principal_from_request(
+        request, request.app[CONFIG].common.signing_key.bytes, request.app[CONFIG].common.service
+    )
     if not principal.is_service:
         raise Forbidden("Only an internal service may call this endpoint")
     return principal
@@ -56,7 +60,7 @@ async def json_object(request: web.Request, allowed: frozenset[str] | None = Non
         raise UnsupportedMediaType("Send a JSON body with Content-Type: application/json")
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, LookupError):
         raise BadRequest("The request body is not valid JSON") from None
     if not isinstance(body, dict):
         raise BadRequest("The request body must be a JSON object")

@@ -13,7 +13,7 @@ from services.gateway.breaker import AuthBreaker
 from services.gateway.cache import PrincipalCache
 from services.gateway.config import Config
 from services.gateway.cors import CorsPolicy
-from services.gateway.handlers import front_door, serve_docs, serve_metrics, serve_openapi
+from services.gateway.handlers import front_door, serve_docs, serve_openapi
 from services.gateway.jwt_verifier import JwtVerifier
 from services.gateway.keys import (
     AUTH_CLIENT,
@@ -23,9 +23,9 @@ from services.gateway.keys import (
     CORS,
     COUNTERS,
     FORWARDER,
+    GATEWAY_METRICS,
     JWT_VERIFIER,
     LIMITER,
-    METRICS,
     REVOCATION_SYNC,
     REVOCATIONS,
     ROUTE_TABLE,
@@ -33,19 +33,20 @@ from services.gateway.keys import (
     TRANSPORT,
     VERIFIER,
 )
-from services.gateway.metrics import Metrics, metrics_middleware
+from services.gateway.metrics import GatewayMetrics
 from services.gateway.proxy import Forwarder
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.revocations import RevocationConsumer, RevocationSync
 from services.gateway.routes import ROUTES, RouteTable
 from services.gateway.transport import TransportPolicy
-from services.gateway.verification import AuthClient, CredentialVerifier
+from services.gateway.verification import AUTH_AUDIENCE, AuthClient, CredentialVerifier
 from shared import bus
 from shared.bus import Topology
 from shared.counters import Counters, redis_counters
 from shared.errors import error_middleware
 from shared.health import add_health_routes
 from shared.logs import request_id_middleware
+from shared.metrics import METRICS, ServiceMetrics
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 from shared.service import connect_with_retry
 
@@ -102,7 +103,9 @@ async def revocation_events(app: web.Application) -> AsyncIterator[None]:
         "RabbitMQ", lambda: bus.connect(config.common.amqp_url), timeout=config.startup_timeout
     )
     try:
-        consumer = RevocationConsumer(app[CACHE], app[VERIFIER], Topology(config.common.bus_prefix))
+        consumer = RevocationConsumer(
+            app[CACHE], app[VERIFIER], Topology(config.common.bus_prefix), app[GATEWAY_METRICS]
+        )
         await consumer.start(connection)
         # Registered after the consumer's own: by the time a reload starts, the queue is bound again.
         connection.close_callbacks.add(app[REVOCATION_SYNC].mark_stale)
@@ -121,7 +124,11 @@ async def revocation_state(app: web.Application) -> AsyncIterator[None]:
     url = f"{config.auth_url}/internal/oauth/revocations"
 
     async def load() -> int:
-        headers = {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), config.common.signing_key.bytes)}
+        headers = {
+            PRINCIPAL_HEADER: sign_principal(
+                Principal.service("gateway"), config.common.signing_key.bytes, AUTH_AUDIENCE
+            )
+        }
         return await app[JWT_VERIFIER].load_revocations(url, headers)
 
     await sync.load_once(load)
@@ -149,13 +156,16 @@ async def auth_ready(app: web.Application) -> None:
 
 
 def create_app(config: Config) -> web.Application:
-    metrics = Metrics()
-    app = web.Application(middlewares=[request_id_middleware, metrics_middleware(metrics), error_middleware])
+    metrics = ServiceMetrics(config.common.service)
+    app = web.Application(middlewares=[request_id_middleware, metrics.middleware, error_middleware])
     app[CONFIG] = config
     app[METRICS] = metrics
     app[ROUTE_TABLE] = RouteTable(ROUTES)
     app[CACHE] = PrincipalCache(config.verify_cache_size, config.verify_cache_max_age, grace=config.verify_outage_grace)
     app[COUNTERS] = Counters(f"{config.common.bus_prefix}:gateway:")
+    app[GATEWAY_METRICS] = GatewayMetrics(
+        metrics, app[CACHE], app[COUNTERS], lambda: app[VERIFIER].breaker if VERIFIER in app else None
+    )
     app[LIMITER] = RateLimiter(app[COUNTERS], config.rate_limit_window)
     app[TRANSPORT] = TransportPolicy(config.trusted_proxies, config.allow_insecure_http, config.hsts_max_age)
     app.on_response_prepare.append(app[TRANSPORT].add_hsts)
@@ -171,8 +181,11 @@ def create_app(config: Config) -> web.Application:
     app.cleanup_ctx.append(http_clients)
     app.cleanup_ctx.append(revocation_events)
     app.cleanup_ctx.append(revocation_state)
-    add_health_routes(app, {"rabbitmq": rabbitmq_ready, "auth": auth_ready, "revocations": revocations_ready})
-    app.router.add_get("/metrics", serve_metrics)
+    # An auth outage degrades the gateway (verified principals keep working, see breaker.py) rather than taking every
+    # replica out of its load balancer.
+    add_health_routes(
+        app, {"rabbitmq": rabbitmq_ready, "revocations": revocations_ready}, degrading={"auth": auth_ready}
+    )
     app.router.add_get("/openapi.json", serve_openapi)
     app.router.add_get("/docs", serve_docs)
     app.router.add_route("*", "/{path:.*}", front_door)

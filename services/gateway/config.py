@@ -75,6 +75,7 @@ from shared.config import (
 
 DEFAULT_PORT = 8080
 DEFAULT_MAX_BODY_BYTES = 110 * 1024 * 1024
+# Each backend's name, which is also the audience of the signed principals it accepts.
 UPSTREAM_NAMES = ("auth", "odata", "importer")
 
 
@@ -128,7 +129,7 @@ class Config:
     def from_env(cls, environ: Mapping[str, str]) -> Config:
         http = ("http", "https")
         return cls(
-            common=CommonConfig.from_env(environ, DEFAULT_PORT),
+            common=CommonConfig.from_env(environ, DEFAULT_PORT, service="gateway"),
             startup_timeout=read_float(environ, "STARTUP_TIMEOUT", 30.0, 0.1, 3600.0),
             auth_url=read_url(environ, "AUTH_URL", http, "http://127.0.0.1:8081"),
             odata_url=read_url(environ, "ODATA_URL", http, "http://127.0.0.1:8082"),

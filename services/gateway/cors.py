@@ -15,6 +15,13 @@ from shared.errors import Forbidden, error_response
 ALLOWED_REQUEST_HEADERS = "Authorization, X-API-Key, Content-Type, X-Request-Id"
 EXPOSED_HEADERS = "X-Request-Id, WWW-Authenticate, Retry-After, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset"
 PREFLIGHT_MAX_AGE = "600"
+# The control panel (its own session cookie) and the authorization server (login, consent, tokens): no page of
+# another origin may ever read their answers, whatever CORS_ORIGINS lists.
+NEVER_CROSS_ORIGIN = ("/panel", "/auth")
+
+
+def closed_to_other_origins(path: str) -> bool:
+    return any(path == prefix or path.startswith(prefix + "/") for prefix in NEVER_CROSS_ORIGIN)
 
 
 @dataclass(frozen=True)
@@ -25,6 +32,8 @@ class CorsPolicy:
         """Headers for an actual (non-preflight) answer."""
         origin = request.headers.get("Origin")
         if rule is None or not rule.cors or origin is None or origin not in self.origins:
+            return {}
+        if closed_to_other_origins(request.path):
             return {}
         return {
             "Access-Control-Allow-Origin": origin,
@@ -45,7 +54,7 @@ class CorsPolicy:
         origin = request.headers["Origin"]
         method = request.headers["Access-Control-Request-Method"].upper()
         allowed = sorted({name for rule in rules if rule.cors for name in rule.methods})
-        if origin not in self.origins or method not in allowed:
+        if origin not in self.origins or method not in allowed or closed_to_other_origins(request.path):
             refusal = error_response(Forbidden("This origin or method is not allowed for cross-origin requests"))
             refusal.headers["Vary"] = "Origin"
             return refusal

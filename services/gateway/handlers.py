@@ -1,29 +1,18 @@
 """The front door (match the route, establish the principal, apply the limits, check the permission, forward)
-and the gateway's own pages: metrics, OpenAPI document, docs."""
+and the gateway's own pages: OpenAPI document, docs (metrics are on their own listener, shared/metrics.py)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
 from services.gateway.credentials import BUFFERED_FORM, read_credential, read_form_credential
-from services.gateway.keys import (
-    CACHE,
-    CONFIG,
-    CORS,
-    COUNTERS,
-    FORWARDER,
-    LIMITER,
-    METRICS,
-    ROUTE_TABLE,
-    TRANSPORT,
-    VERIFIER,
-)
-from services.gateway.metrics import ROUTE_LABEL
+from services.gateway.keys import CONFIG, CORS, FORWARDER, GATEWAY_METRICS, LIMITER, ROUTE_TABLE, TRANSPORT, VERIFIER
 from services.gateway.openapi import build_document, render_docs
 from services.gateway.ratelimit import Quota
 from services.gateway.routes import RouteRule
 from services.gateway.transport import ClientConnection
 from shared.errors import ApiError, Unauthorized
+from shared.metrics import ROUTE_TEMPLATE, UNMATCHED
 from shared.principal import Principal
 
 
@@ -31,10 +20,11 @@ async def front_door(request: web.Request) -> web.StreamResponse:
     app = request.app
     cors = app[CORS]
     table = app[ROUTE_TABLE]
+    request[ROUTE_TEMPLATE] = UNMATCHED
     if cors.is_preflight(request):
         return cors.preflight(request, table.for_path(request.path))
     rule = table.match(request.method, request.path)
-    request[ROUTE_LABEL] = rule.pattern
+    request[ROUTE_TEMPLATE] = rule.pattern
     client = app[TRANSPORT].connection(request)
     quota: Quota | None = None
     try:
@@ -57,7 +47,7 @@ async def front_door(request: web.Request) -> web.StreamResponse:
 async def _authenticate(
     request: web.Request, rule: RouteRule, client: ClientConnection
 ) -> tuple[Principal, Quota | None]:
-    metrics = request.app[METRICS]
+    metrics = request.app[GATEWAY_METRICS]
     try:
         principal, quota = await _establish_principal(request, rule, client)
     except ApiError as error:
@@ -119,12 +109,6 @@ async def _count(request: web.Request, kind: str, key: str, *, enforce: bool = T
 async def _peek(request: web.Request, key: str) -> Quota | None:
     limit = request.app[CONFIG].rate_limits.get("anonymous", 0)
     return await request.app[LIMITER].peek(key, limit) if limit > 0 else None
-
-
-async def serve_metrics(request: web.Request) -> web.Response:
-    app = request.app
-    text = app[METRICS].render(app[CACHE], app[COUNTERS], app[VERIFIER].breaker if VERIFIER in app else None)
-    return web.Response(text=text, content_type="text/plain", charset="utf-8", headers={"Cache-Control": "no-store"})
 
 
 async def serve_openapi(request: web.Request) -> web.Response:

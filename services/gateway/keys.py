@@ -9,7 +9,7 @@ from aiohttp import web
 from services.gateway.cache import PrincipalCache
 from services.gateway.config import Config
 from services.gateway.cors import CorsPolicy
-from services.gateway.metrics import Metrics
+from services.gateway.metrics import GatewayMetrics
 from services.gateway.proxy import Forwarder
 from services.gateway.ratelimit import RateLimiter
 from services.gateway.revocations import RevocationConsumer, RevocationSync
@@ -33,4 +33,4 @@ COUNTERS = web.AppKey("counters", Counters)
 LIMITER = web.AppKey("limiter", RateLimiter)
 TRANSPORT = web.AppKey("transport", TransportPolicy)
 CORS = web.AppKey("cors", CorsPolicy)
-METRICS = web.AppKey("metrics", Metrics)
+GATEWAY_METRICS = web.AppKey("gateway_metrics", GatewayMetrics)

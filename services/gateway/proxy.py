@@ -64,7 +64,7 @@ def upstream_headers(
         (name, value) for name, value in incoming.items() if name.lower() not in dropped
     )
     if principal is not None:
-        headers[PRINCIPAL_HEADER] = sign_principal(principal, signing_key)
+        headers[PRINCIPAL_HEADER] = sign_principal(principal, signing_key, rule.upstream)
     headers[REQUEST_ID_HEADER] = request_id_var.get()
     if client.address:
         headers["X-Forwarded-For"] = client.address

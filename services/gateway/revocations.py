@@ -19,6 +19,7 @@ import aiohttp
 from aio_pika.abc import AbstractIncomingMessage, AbstractRobustConnection, AbstractRobustQueue
 
 from services.gateway.cache import PrincipalCache
+from services.gateway.metrics import GatewayMetrics
 from services.gateway.verification import CredentialVerifier
 from shared.bus import Topology
 from shared.messages import CredentialRevoked, MessageError
@@ -47,8 +48,15 @@ def apply_revocation(cache: PrincipalCache, event: CredentialRevoked) -> int:
 
 
 class RevocationConsumer:
-    def __init__(self, cache: PrincipalCache, verifier: CredentialVerifier, topology: Topology) -> None:
+    def __init__(
+        self,
+        cache: PrincipalCache,
+        verifier: CredentialVerifier,
+        topology: Topology,
+        metrics: GatewayMetrics | None = None,
+    ) -> None:
         self._cache = cache
+        self._metrics = metrics
         self._verifier = verifier
         self._topology = topology
         self.queue_name = f"{topology.prefix}.gateway.revocations.{uuid.uuid4().hex[:12]}"
@@ -79,6 +87,8 @@ class RevocationConsumer:
             if self._verifier.jwt_verifier is not None:
                 # JWTs are verified without the cache; the verifier keeps its own revoked-token list.
                 self._verifier.jwt_verifier.handle_revocation(event)
+            if self._metrics is not None:
+                self._metrics.revocation_applied(event)
             log.info(
                 "revocation applied",
                 extra={

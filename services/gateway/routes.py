@@ -98,8 +98,8 @@ def protected(methods: str, pattern: str, upstream: str, permission: tuple[str, 
     return RouteRule(_methods(methods), pattern, upstream, public=False, permission=permission)
 
 
-def public(methods: str, pattern: str, upstream: str, *, carries_secrets: bool = True) -> RouteRule:
-    return RouteRule(_methods(methods), pattern, upstream, public=True, carries_secrets=carries_secrets)
+def public(methods: str, pattern: str, upstream: str, *, carries_secrets: bool = True, cors: bool = True) -> RouteRule:
+    return RouteRule(_methods(methods), pattern, upstream, public=True, carries_secrets=carries_secrets, cors=cors)
 
 
 APIPHP_CREDENTIALS = CredentialRule(headers=True, query_parameter="access_token", form_field="access_token")
@@ -152,9 +152,10 @@ ROUTES: tuple[RouteRule, ...] = (
     protected(ANY, "/api/apps/**", "auth"),
     protected(ANY, "/api/authorizations/**", "auth"),
     # OAuth authorize/token/revoke/introspect, login and consent pages, the control panel (its own session
-    # cookie), key set and server metadata: public at the gateway, cookies and Authorization pass through.
-    public("GET POST", "/auth/**", "auth"),
-    public("GET POST", "/panel/**", "auth"),
+    # cookie), key set and server metadata: public at the gateway, cookies and Authorization pass through. Never
+    # cross-origin (cors.NEVER_CROSS_ORIGIN).
+    public("GET POST", "/auth/**", "auth", cors=False),
+    public("GET POST", "/panel/**", "auth", cors=False),
     public("GET", "/.well-known/jwks.json", "auth", carries_secrets=False),
     public("GET", "/.well-known/oauth-authorization-server", "auth", carries_secrets=False),
     # The Webasyst-compatible api.php access point (seed 000): the token flow at auth, the methods at odata (which

@@ -30,6 +30,8 @@ from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 log = logging.getLogger(__name__)
 
 AUTH_UNAVAILABLE_RETRY_AFTER = "5"
+# The auth service's name: its upstream name in the route table and the audience of the principals it accepts.
+AUTH_AUDIENCE = "auth"
 MAX_VERIFY_ANSWER_BYTES = 64 * 1024
 
 
@@ -74,7 +76,7 @@ class AuthClient:
     async def verify(self, credential: Credential, client_ip: str | None) -> Verification:
         self.calls += 1
         headers = {
-            PRINCIPAL_HEADER: sign_principal(self._identity, self._signing_key),
+            PRINCIPAL_HEADER: sign_principal(self._identity, self._signing_key, AUTH_AUDIENCE),
             # Explicit: the shared session skips automatic Content-Type so proxied bodies pass through as sent.
             "Content-Type": "application/json",
         }

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -8,7 +9,8 @@ from aiohttp import web
 
 from services.importer import db
 from services.importer.config import Config
-from services.importer.keys import BUS, CONFIG, POOL, PUBLISHER, UPLOAD_SLOTS, WAITERS, WORKER
+from services.importer.keys import BUS, CONFIG, IMPORTER_METRICS, OUTBOX, POOL, PUBLISHER, UPLOAD_SLOTS, WAITERS, WORKER
+from services.importer.metrics import ImporterMetrics
 from services.importer.routes import add_routes
 from services.importer.uploads import UploadSlots
 from services.importer.waiting import JobWaiters
@@ -18,12 +20,15 @@ from shared.db import apply_migrations, close_pool, create_pool
 from shared.errors import error_middleware
 from shared.health import add_health_routes
 from shared.logs import request_id_middleware
+from shared.metrics import METRICS, ServiceMetrics
+from shared.outbox import OutboxPublisher
 from shared.service import connect_with_retry
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 API_CONNECTIONS = 8
 # Uploads hold a connection while they stream; the rest stay free for job status, lists and mappers.
 MAX_UPLOADS = API_CONNECTIONS - 2
+OUTBOX_STOP_SECONDS = 5.0
 
 
 def pool_size(config: Config) -> int:
@@ -75,6 +80,25 @@ async def message_bus(app: web.Application) -> AsyncIterator[None]:
         await connection.close()
 
 
+async def job_outbox(app: web.Application) -> AsyncIterator[None]:
+    """Publishes the jobs' messages written with each upload, also those of a replica that died before it could."""
+    config = app[CONFIG]
+    topology = bus.Topology(config.common.bus_prefix)
+    publisher = OutboxPublisher(
+        app[POOL],
+        config.database_url,
+        config.common.amqp_url,
+        db.JOB_OUTBOX,
+        topology.imports_exchange,
+        lambda channel: bus.declare_topology(channel, topology),
+    )
+    app[OUTBOX] = publisher
+    task = asyncio.create_task(publisher.run(), name="importer-job-outbox")
+    yield
+    task.cancel()
+    await asyncio.wait({task}, timeout=OUTBOX_STOP_SECONDS)
+
+
 async def import_worker(app: web.Application) -> AsyncIterator[None]:
     config = app[CONFIG]
     if not config.worker_enabled:
@@ -87,6 +111,7 @@ async def import_worker(app: web.Application) -> AsyncIterator[None]:
         bus.Topology(config.common.bus_prefix),
         prefetch=config.worker_prefetch,
         batch_rows=config.batch_rows,
+        on_job_finished=app[IMPORTER_METRICS].job_finished,
     )
     await worker.start()
     app[WORKER] = worker
@@ -104,12 +129,32 @@ async def rabbitmq_ready(app: web.Application) -> None:
         raise ConnectionError("RabbitMQ connection is down")
 
 
+def observe(app: web.Application, metrics: ServiceMetrics) -> None:
+    """The importer's metrics: the queue's depth read when scraped, the pool's sizes, job durations."""
+    config = app[CONFIG]
+    importer_metrics = ImporterMetrics(metrics)
+    queue_name = bus.Topology(config.common.bus_prefix).imports_queue
+
+    async def refresh_queue_depth() -> None:
+        connection = app.get(BUS)
+        if connection is not None and not connection.is_closed:
+            await importer_metrics.read_queue_depth(connection, queue_name)
+
+    metrics.refresh_with(refresh_queue_depth)
+    metrics.track_pool(lambda: app.get(POOL))
+    app[METRICS] = metrics
+    app[IMPORTER_METRICS] = importer_metrics
+
+
 def create_app(config: Config) -> web.Application:
-    app = web.Application(middlewares=[request_id_middleware, error_middleware])
+    metrics = ServiceMetrics(config.common.service)
+    app = web.Application(middlewares=[request_id_middleware, metrics.middleware, error_middleware])
     app[CONFIG] = config
     app[UPLOAD_SLOTS] = UploadSlots(config.uploads_per_user, MAX_UPLOADS)
+    observe(app, metrics)
     app.cleanup_ctx.append(database)
     app.cleanup_ctx.append(message_bus)
+    app.cleanup_ctx.append(job_outbox)
     app.cleanup_ctx.append(import_worker)
     add_health_routes(app, {"postgresql": postgresql_ready, "rabbitmq": rabbitmq_ready})
     add_routes(app)

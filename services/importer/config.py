@@ -52,7 +52,7 @@ class Config:
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
         return cls(
-            common=CommonConfig.from_env(environ, DEFAULT_PORT),
+            common=CommonConfig.from_env(environ, DEFAULT_PORT, service="importer"),
             database_url=read_database_url(environ),
             startup_timeout=read_float(environ, "STARTUP_TIMEOUT", 30.0, 0.1, 3600.0),
             worker_enabled=read_bool(environ, "IMPORTER_WORKER", True),

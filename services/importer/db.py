@@ -10,9 +10,15 @@ from typing import Any
 import asyncpg
 
 from shared.errors import Conflict
+from shared.messages import ImportJobRequested
+from shared.outbox import OutboxTable
 
 SCHEMA = "importer"
 TERMINAL = ("completed", "failed", "cancelled")
+# A job's times are PostgreSQL's clock_timestamp(), the one clock every replica shares. Not now(): that is the start
+# of the writing transaction, and a job's outcome is written in a transaction that began before it was marked running.
+# The jobs' messages, written with the job in the upload's transaction (shared/outbox.py).
+JOB_OUTBOX = OutboxTable("importer.job_outbox", "importer_job_outbox", ImportJobRequested, routing_key="job")
 _JOB_COLUMNS = """id, entity, mapper_id, mapper_definition, status, policy, file_name, size_bytes, rows_total,
     rows_done, imported, updated, failed, attempts, error, requested_by, created_at, started_at, finished_at"""
 
@@ -118,8 +124,8 @@ async def insert_job(
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
         f"""INSERT INTO importer.jobs (id, entity, mapper_id, mapper_definition, policy, file_name, size_bytes,
-                                       requested_by)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8) RETURNING {_JOB_COLUMNS}""",
+                                       requested_by, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, clock_timestamp()) RETURNING {_JOB_COLUMNS}""",
         job_id,
         entity,
         mapper_id,
@@ -157,7 +163,8 @@ async def job_errors(conn: asyncpg.Connection, job_id: uuid.UUID, limit: int) ->
 
 async def cancel_job(conn: asyncpg.Connection, job_id: uuid.UUID) -> bool:
     status = await conn.execute(
-        """UPDATE importer.jobs SET status = 'cancelled', finished_at = now(), error = 'cancelled by the user'
+        """UPDATE importer.jobs SET status = 'cancelled', finished_at = clock_timestamp(),
+               error = 'cancelled by the user'
            WHERE id = $1 AND status IN ('queued', 'running')""",
         job_id,
     )
@@ -167,7 +174,7 @@ async def cancel_job(conn: asyncpg.Connection, job_id: uuid.UUID) -> bool:
 async def fail_job(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID, error: str) -> bool:
     """Mark a job failed from outside its worker (not queued after all, dead-lettered)."""
     status = await conn.execute(
-        """UPDATE importer.jobs SET status = 'failed', finished_at = now(), error = $2
+        """UPDATE importer.jobs SET status = 'failed', finished_at = clock_timestamp(), error = $2
            WHERE id = $1 AND status IN ('queued', 'running')""",
         job_id,
         error,
@@ -185,7 +192,7 @@ async def lock_job(conn: asyncpg.Connection, job_id: uuid.UUID) -> None:
 
 async def mark_running(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID) -> bool:
     status = await conn.execute(
-        """UPDATE importer.jobs SET status = 'running', started_at = coalesce(started_at, now()),
+        """UPDATE importer.jobs SET status = 'running', started_at = coalesce(started_at, clock_timestamp()),
                attempts = attempts + 1, rows_done = 0
            WHERE id = $1 AND status IN ('queued', 'running')""",
         job_id,
@@ -240,7 +247,7 @@ async def finish_job(
     """Write the job's outcome; False when it was cancelled meanwhile (the caller then rolls back)."""
     result = await conn.execute(
         """UPDATE importer.jobs SET status = $2, rows_total = $3, rows_done = $3, imported = $4, updated = $5,
-               failed = $6, error = $7, finished_at = now()
+               failed = $6, error = $7, finished_at = clock_timestamp()
            WHERE id = $1 AND status = 'running'""",
         job_id,
         status,

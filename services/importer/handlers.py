@@ -10,13 +10,13 @@ from typing import Any
 from aiohttp import web
 
 from services.importer import db
-from services.importer.keys import CONFIG, POOL, PUBLISHER, UPLOAD_SLOTS, WAITERS
+from services.importer.keys import CONFIG, OUTBOX, POOL, UPLOAD_SLOTS, WAITERS
 from services.importer.mapper_inputs import check_mapper_id, new_mapper_id, read_mapper_input, require_entity
 from services.importer.uploads import UploadDeadlineExceeded, open_form, receive_upload
 from services.importer.views import job_view, mapper_view, status_url
 from services.importer.waiting import wait_for_end
-from shared import bus
-from shared.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
+from shared import outbox
+from shared.errors import BadRequest, Forbidden, NotFound
 from shared.messages import ImportJobRequested
 from shared.principal import Principal, principal_from_request
 
@@ -40,7 +40,9 @@ class EmptyFile(BadRequest):
 
 
 def _principal(request: web.Request) -> Principal:
-    return principal_from_request(request, request.app[CONFIG].common.signing_key.bytes)
+    return principal_from_request(
+        request, request.app[CONFIG].common.signing_key.bytes, request.app[CONFIG].common.service
+    )
 
 
 def requester(principal: Principal) -> str:
@@ -74,7 +76,7 @@ def _limit(request: web.Request) -> int:
 async def _json_body(request: web.Request) -> Any:
     try:
         return await request.json()
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, LookupError):
         raise BadRequest("The body is not valid JSON") from None
 
 
@@ -88,7 +90,7 @@ async def post_import(request: web.Request) -> web.Response:
         deadline = asyncio.timeout(request.app[CONFIG].upload_deadline)
         try:
             async with deadline:
-                job_id, entity_name, mapper_id = await _receive_import(request, principal)
+                job_id = await _receive_import(request, principal)
         except TimeoutError:
             if not deadline.expired():
                 raise
@@ -97,11 +99,11 @@ async def post_import(request: web.Request) -> web.Response:
                 "(limit upload_deadline)",
                 target="file",
             ) from None
-    return await _queue_import(request, job_id, entity_name, mapper_id)
+    return await _queue_import(request, job_id)
 
 
-async def _receive_import(request: web.Request, principal: Principal) -> tuple[uuid.UUID, str, str]:
-    """Stream the upload into PostgreSQL and record its job, in one transaction."""
+async def _receive_import(request: web.Request, principal: Principal) -> uuid.UUID:
+    """Stream the upload into PostgreSQL and record its job and the job's message (the outbox), in one transaction."""
     config, pool = request.app[CONFIG], request.app[POOL]
     reader = await open_form(request, config.max_upload_bytes)
     job_id = uuid.uuid4()
@@ -115,7 +117,6 @@ async def _receive_import(request: web.Request, principal: Principal) -> tuple[u
         if upload.size == 0:
             raise EmptyFile("The file is empty", target="file")
         entity = require_entity(upload.fields["entity"])
-        principal.require(entity.resource, "create")
         policy = upload.fields.get("policy") or "skip"
         if policy not in POLICIES:
             raise BadRequest("policy must be skip or all_or_nothing", target="policy")
@@ -126,6 +127,8 @@ async def _receive_import(request: web.Request, principal: Principal) -> tuple[u
             raise MapperEntityMismatch(
                 f"Mapper {mapper['id']!r} is for {mapper['entity']}, not {entity.name}", target="mapperId"
             )
+        if not mapper["definition"].get("updateOnly", False):
+            principal.require(entity.resource, "create")
         if mapper["definition"].get("key", entity.key) is not None:
             principal.require(entity.resource, "update")
         await db.insert_job(
@@ -139,24 +142,17 @@ async def _receive_import(request: web.Request, principal: Principal) -> tuple[u
             size_bytes=upload.size,
             requested_by=requester(principal),
         )
-    return job_id, entity.name, mapper["id"]
+        request_message = ImportJobRequested(job_id=str(job_id), entity=entity.name, mapper_id=mapper["id"])
+        await outbox.write(conn, db.JOB_OUTBOX, request_message)
+    return job_id
 
 
-async def _queue_import(request: web.Request, job_id: uuid.UUID, entity_name: str, mapper_id: str) -> web.Response:
+async def _queue_import(request: web.Request, job_id: uuid.UUID) -> web.Response:
+    """The job and its message are committed; the outbox publisher sends it. Wait for the end unless asked not to."""
     config, pool = request.app[CONFIG], request.app[POOL]
     waiters = request.app[WAITERS]
     async with waiters.watching(job_id) as ended:
-        try:
-            await bus.publish(
-                request.app[PUBLISHER],
-                bus.Topology(config.common.bus_prefix).imports_exchange,
-                ImportJobRequested(job_id=str(job_id), entity=entity_name, mapper_id=mapper_id),
-                routing_key="job",
-            )
-        except Exception as error:
-            log.error("could not queue import job %s: %s", job_id, type(error).__name__)
-            await db.fail_job(pool, job_id, "the job could not be queued")
-            raise ServiceUnavailable("The import could not be queued; try again") from None
+        request.app[OUTBOX].wake()  # the commit's notification wakes it too; this saves the round trip
         respond_async = "respond-async" in request.headers.get("Prefer", "").lower()
         if not respond_async and config.import_wait_seconds > 0:
             if await wait_for_end(pool, job_id, ended, config.import_wait_seconds):

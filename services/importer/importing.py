@@ -104,7 +104,11 @@ def plan_layout(definition: MapperDefinition, header: list[str] | None) -> Layou
             placed.append((rule, names.index(name)))
         elif rule.default is not None:
             placed.append((rule, None))
-        elif rule.required or rule.field.required or rule.field.name == definition.key:
+        elif (
+            rule.required
+            or rule.field.name == definition.key
+            or (rule.field.required and not definition.update_only)  # an update keeps the row's other fields
+        ):
             missing.append(str(rule.column))
     if not any(index is not None for _, index in placed):
         expected = ", ".join(str(rule.column) for rule in definition.columns)
@@ -216,6 +220,10 @@ async def _import(
                 if writer is None:
                     await staging.create_stage(conn, layout.fields)
                     writer = CatalogWriter(conn, entity, list(layout.fields), definition.key, errors, all_or_nothing)
+                    if definition.update_only:
+                        writer.update_only(
+                            next(rule.label for rule in definition.columns if rule.field.name == definition.key)
+                        )
                 # Parsed and converted while PostgreSQL still writes the previous batch.
                 rows = [row for record in batch if (row := convert_record(layout, record, errors)) is not None]
                 rows_total += len(batch)
@@ -275,6 +283,11 @@ class CatalogWriter:
         self.inserted = 0
         self.updated = 0
         self._pending: asyncio.Task[None] | None = None
+        self._update_only_column: str | None = None
+
+    def update_only(self, key_column: str) -> None:
+        """Reject rows whose key is not in the catalog (naming the key's CSV column) instead of inserting them."""
+        self._update_only_column = key_column
 
     async def write(self, rows: list[tuple[Any, ...]]) -> None:
         """Start writing the rows; returns while PostgreSQL works (the connection stays busy until drain)."""
@@ -288,6 +301,11 @@ class CatalogWriter:
             existing = await staging.existing_keys(self.conn, self.entity, self.key_field, list(latest))
             new = [row for value, row in latest.items() if value not in existing]
             changed = [row for value, row in latest.items() if value in existing]
+            if self._update_only_column is not None:
+                rows = [row for row in rows if row[self.key_at] in existing]
+                for row in new:
+                    self._reject_missing(row[0], row[self.key_at])
+                new = []
         savepoint = self.conn.transaction()
         await savepoint.start()
         self._pending = asyncio.create_task(self._write(savepoint, rows, new, changed))
@@ -332,6 +350,12 @@ class CatalogWriter:
         self.inserted += inserted
         self.updated += updated
 
+    def _reject_missing(self, row_no: int, key_value: Any) -> None:
+        value = None if key_value is None else str(key_value)
+        self.errors.add(
+            row_no, self._update_only_column, value, f"no {self.entity.name} with this {self.key} to update"
+        )
+
     async def _row_by_row(self) -> tuple[int, int]:
         inserted = updated = 0
         after = 0
@@ -339,7 +363,12 @@ class CatalogWriter:
             for row_no in row_numbers:
                 try:
                     async with self.conn.transaction():
-                        if await staging.upsert_one(self.conn, self.entity, self.fields, self.key, row_no):
+                        if self._update_only_column is not None and self.key is not None:
+                            if await staging.update_one(self.conn, self.entity, self.fields, self.key, row_no):
+                                updated += 1
+                            else:
+                                self._reject_missing(row_no, None)
+                        elif await staging.upsert_one(self.conn, self.entity, self.fields, self.key, row_no):
                             inserted += 1
                         else:
                             updated += 1

@@ -10,6 +10,8 @@ A mapper is checked against the entity model when it is saved, so a worker only 
                  {"column": "email", "field": "email", "case": "lower", "trim": true, "default": "x@example.com"}]}
 
 "key" is the natural key existing rows are updated by (the entity's, e.g. sku); null makes the import insert-only.
+"updateOnly": true makes it update-only: a row whose key is not in the catalog is rejected, never inserted, so the
+fields an insert needs need not be mapped.
 With "header": false, "column" is the 1-based position of the column instead of its name.
 """
 
@@ -42,7 +44,7 @@ _COLUMN_KEYS = {
     "default",
     "required",
 }
-_DEFINITION_KEYS = {"delimiter", "quote", "encoding", "header", "key", "columns"}
+_DEFINITION_KEYS = {"delimiter", "quote", "encoding", "header", "key", "updateOnly", "columns"}
 
 
 class InvalidMapper(BadRequest):
@@ -76,6 +78,7 @@ class MapperDefinition:
     header: bool
     key: str | None
     columns: tuple[ColumnRule, ...]
+    update_only: bool = False
 
     @property
     def fields(self) -> tuple[str, ...]:
@@ -206,8 +209,13 @@ def parse_definition(entity: ImportEntity, raw: Any) -> MapperDefinition:
             raise InvalidMapper(f"key of {entity.name} must be {allowed}", target="key")
         if key not in seen:
             raise InvalidMapper(f"the key field {key} must be mapped", target="key")
+    update_only = raw.get("updateOnly", False)
+    if not isinstance(update_only, bool):
+        raise InvalidMapper("updateOnly must be true or false", target="updateOnly")
+    if update_only and key is None:
+        raise InvalidMapper("an update-only mapper needs a key to find the rows it updates", target="updateOnly")
     missing = [f.name for f in entity.fields if f.required and f.name not in seen]
-    if missing:
+    if missing and not update_only:
         raise InvalidMapper(
             f"{entity.name} needs these fields on insert, map them: {', '.join(missing)}", target="columns"
         )
@@ -219,4 +227,5 @@ def parse_definition(entity: ImportEntity, raw: Any) -> MapperDefinition:
         header=header,
         key=key,
         columns=columns,
+        update_only=update_only,
     )

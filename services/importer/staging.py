@@ -106,3 +106,20 @@ async def upsert_one(
         await conn.execute(_insert_sql(entity, fields, None, source))
         return True
     return bool(await conn.fetchval(_insert_sql(entity, fields, key, source)))
+
+
+async def update_one(
+    conn: asyncpg.Connection, entity: ImportEntity, fields: Sequence[ImportField], key: str, row_no: int
+) -> bool:
+    """Apply one staged row to the catalog row with its key; False when no row has that key."""
+    assignments = [f"{_quoted(field.name)} = s.{_quoted(field.name)}" for field in fields if field.name != key]
+    if entity.has_updated_at:
+        assignments.append('"updated_at" = now()')
+    if not assignments:
+        assignments.append(f"{_quoted(key)} = s.{_quoted(key)}")
+    status = await conn.execute(
+        f"UPDATE {entity.table} AS t SET {', '.join(assignments)} FROM {STAGE} AS s "
+        f"WHERE t.{_quoted(key)} = s.{_quoted(key)} AND s.row_no = $1",
+        row_no,
+    )
+    return status == "UPDATE 1"

@@ -22,7 +22,7 @@ import contextlib
 import logging
 import time
 import uuid
-from collections.abc import Awaitable, Coroutine
+from collections.abc import Awaitable, Callable, Coroutine
 from typing import Any
 
 import asyncpg
@@ -70,6 +70,7 @@ class ImportWorker:
         *,
         prefetch: int,
         batch_rows: int,
+        on_job_finished: Callable[[str, str, float], None] | None = None,
     ) -> None:
         self.pool = pool
         self.connection = connection
@@ -77,6 +78,8 @@ class ImportWorker:
         self.topology = topology
         self.prefetch = prefetch
         self.batch_rows = batch_rows
+        # (entity, final status, seconds spent), for the job duration metric.
+        self.on_job_finished = on_job_finished
         self.in_flight: set[asyncio.Task[object]] = set()
         self._channel: AbstractChannel | None = None
         self._consumers: list[tuple[AbstractQueue, str]] = []
@@ -127,6 +130,7 @@ class ImportWorker:
             await _settle(message.reject(requeue=False), "reject a malformed message")
             return
         attempt = 0
+        started = time.monotonic()
         while True:
             try:
                 outcome = await run_job(self.pool, job_id, batch_rows=self.batch_rows, progress=self._progress(job_id))
@@ -146,6 +150,8 @@ class ImportWorker:
             log.warning("import job %s does not exist; dropping its message", job_id)
         else:
             log.info("import job %s %s", job_id, outcome.status)
+            if self.on_job_finished is not None:
+                self.on_job_finished(request.entity, outcome.status, time.monotonic() - started)
             await self._announce(outcome)
         # When the channel went away meanwhile (broker restart) the acknowledgement is lost; the job is committed,
         # so its redelivery only finds it done.

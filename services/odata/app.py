@@ -13,6 +13,7 @@ from shared.db import apply_migrations, close_pool, create_pool
 from shared.errors import error_middleware
 from shared.health import add_health_routes
 from shared.logs import request_id_middleware
+from shared.metrics import METRICS, ServiceMetrics
 from shared.service import connect_with_retry
 
 
@@ -39,8 +40,11 @@ async def postgresql_ready(app: web.Application) -> None:
 
 
 def create_app(config: Config) -> web.Application:
-    app = web.Application(middlewares=[request_id_middleware, error_middleware])
+    metrics = ServiceMetrics(config.common.service)
+    app = web.Application(middlewares=[request_id_middleware, metrics.middleware, error_middleware])
+    metrics.track_pool(lambda: app.get(POOL))
     app[CONFIG] = config
+    app[METRICS] = metrics
     app.cleanup_ctx.append(open_database)
     add_health_routes(app, {"postgresql": postgresql_ready})
     add_routes(app)

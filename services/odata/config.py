@@ -51,7 +51,7 @@ class Config:
             raise ConfigError("DEFAULT_PAGE_SIZE must not be larger than MAX_PAGE_SIZE")
         base = environ.get("PUBLIC_BASE_URL", "").strip()
         return cls(
-            common=CommonConfig.from_env(environ, DEFAULT_PORT, needs_bus=False),
+            common=CommonConfig.from_env(environ, DEFAULT_PORT, service="odata", needs_bus=False),
             database_url=read_database_url(environ),
             startup_timeout=read_float(environ, "STARTUP_TIMEOUT", 30.0, 0.1, 3600.0),
             max_page_size=max_page_size,

@@ -28,7 +28,7 @@ _HOST = re.compile(r"^[A-Za-z0-9.\-]+(?::\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](?::\d{1,
 
 def authenticate(request: web.Request) -> Principal:
     config = request.app[CONFIG]
-    return principal_from_request(request, config.common.signing_key.bytes)
+    return principal_from_request(request, config.common.signing_key.bytes, config.common.service)
 
 
 def odata_base(request: web.Request, config: Config) -> str:

@@ -66,10 +66,10 @@ class Auth:
         )
 
     def as_user(self, user: dict[str, Any], permissions: frozenset[str] | None = None) -> dict[str, str]:
-        return {PRINCIPAL_HEADER: sign_principal(self.principal(user, permissions), self.signing_key)}
+        return {PRINCIPAL_HEADER: sign_principal(self.principal(user, permissions), self.signing_key, "auth")}
 
     def as_gateway(self) -> dict[str, str]:
-        return {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), self.signing_key)}
+        return {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), self.signing_key, "auth")}
 
     async def verify(self, body: dict[str, Any]) -> tuple[int, dict[str, Any], Any]:
         response = await self.client.post("/internal/verify", json=body, headers=self.as_gateway())

@@ -243,7 +243,7 @@ async def test_failed_attempts_reach_the_audit_log_in_bulk(auth: Auth) -> None:
 
 
 async def test_an_expired_signed_principal_is_refused(auth: Auth) -> None:
-    stale = sign_principal(Principal.service("gateway"), auth.signing_key, now=time.time() - 3600)
+    stale = sign_principal(Principal.service("gateway"), auth.signing_key, "auth", now=time.time() - 3600)
     response = await auth.client.post(
         "/internal/verify", json={"kind": "api_key", "key": "x"}, headers={PRINCIPAL_HEADER: stale}
     )

@@ -38,7 +38,7 @@ class ImporterApi:
         self.principal = make_principal(*everything())
 
     def headers(self, **extra: str) -> dict[str, str]:
-        return {"X-Platform-Principal": sign_principal(self.principal, self.key), **extra}
+        return {"X-Platform-Principal": sign_principal(self.principal, self.key, "importer"), **extra}
 
     async def wait_ready(self, seconds: float) -> None:
         deadline = time.monotonic() + seconds

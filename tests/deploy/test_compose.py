@@ -30,11 +30,12 @@ _VARIABLE = re.compile(r"\$\{(\w+)(?::?([-?])([^}]*))?\}")
 
 
 def substitute(value: str) -> str:
-    """Resolve ${X:-default} to its default and ${X:?message} to a valid sample, as compose would with a .env."""
+    """Resolve ${X:-default} to its default and ${X:?message} to a valid sample, as compose would with a .env
+    (one sample per variable: the services refuse two secrets with the same value)."""
 
     def resolve(match: re.Match[str]) -> str:
         operator, argument = match.group(2), match.group(3)
-        return argument if operator == "-" else SAMPLE_SECRET
+        return argument if operator == "-" else f"{SAMPLE_SECRET}-{match.group(1)}"
 
     return _VARIABLE.sub(resolve, value)
 

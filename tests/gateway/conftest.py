@@ -77,7 +77,7 @@ class AuthStub:
                 del self.known[lookup]
 
     async def verify(self, request: web.Request) -> web.Response:
-        caller = verify_principal(request.headers.get(PRINCIPAL_HEADER, ""), self.signing_key)
+        caller = verify_principal(request.headers.get(PRINCIPAL_HEADER, ""), self.signing_key, "auth")
         if not caller.is_service:
             raise Forbidden("internal")
         if request.content_type != "application/json":

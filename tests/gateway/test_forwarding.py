@@ -16,7 +16,7 @@ async def test_the_backend_gets_the_signed_principal_and_never_the_credentials(
 ) -> None:
     principal = make_principal()
     key = gateway.auth.api_key(principal)
-    forged = sign_principal(make_principal(is_admin=True), b"not the key" * 4)
+    forged = sign_principal(make_principal(is_admin=True), b"not the key" * 4, "odata")
     headers = {
         "X-API-Key": key,
         "Cookie": "session=abc",
@@ -29,7 +29,7 @@ async def test_the_backend_gets_the_signed_principal_and_never_the_credentials(
     response = await gateway.client.get("/odata/products?$top=2&$select=id,name", headers=headers)
     assert response.status == 200
     seen = (await response.json())["headers"]
-    assert verify_principal(seen[PRINCIPAL_HEADER], signing_key.encode()) == principal
+    assert verify_principal(seen[PRINCIPAL_HEADER], signing_key.encode(), "odata") == principal
     lowered = {name.lower() for name in seen}
     assert not lowered & {"x-api-key", "authorization", "cookie", "x-hop"}
     assert key not in str(seen)
@@ -52,7 +52,7 @@ async def test_basic_and_bearer_credentials_are_stripped_too(gateway: Gateway) -
 
 
 async def test_public_auth_pages_get_cookies_and_no_principal(gateway: Gateway) -> None:
-    forged = sign_principal(Principal.service("gateway"), b"x" * 32)
+    forged = sign_principal(Principal.service("gateway"), b"x" * 32, "auth")
     headers = {"Cookie": "session=abc", PRINCIPAL_HEADER: forged, "Authorization": "Basic Y2xpZW50OnNlY3JldA=="}
     response = await gateway.client.post(
         "/auth/oauth/token", data={"grant_type": "client_credentials"}, headers=headers

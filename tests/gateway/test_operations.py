@@ -4,6 +4,7 @@ import logging
 
 import pytest
 
+from shared.metrics import METRICS
 from tests.gateway.conftest import Gateway, basic, make_principal
 
 
@@ -12,16 +13,34 @@ async def test_metrics_count_requests_latency_auth_outcomes_and_cache_hits(gatew
     for _ in range(2):
         await gateway.client.get("/odata/products", headers={"X-API-Key": key})
     await gateway.client.get("/odata/products")
+    metrics, _ = await gateway.client.server.app[METRICS].render()
+    text = metrics.decode()
+    assert 'platform_http_requests_total{method="GET",route="/odata/**",status="200"} 2.0' in text
+    assert 'platform_http_requests_total{method="GET",route="/odata/**",status="401"} 1.0' in text
+    assert 'platform_http_request_duration_seconds_count{method="GET",route="/odata/**",status="200"} 2.0' in text
+    assert 'gateway_auth_outcomes_total{outcome="accepted"} 2.0' in text
+    assert 'gateway_auth_outcomes_total{outcome="missing_credential"} 1.0' in text
+    assert "gateway_verify_cache_hits_total 1.0" in text
+    assert "gateway_verify_cache_misses_total 1.0" in text
+    assert "gateway_verify_cache_entries 1.0" in text
+
+
+async def test_request_metrics_are_labelled_by_route_template_never_by_the_raw_path(gateway: Gateway) -> None:
+    key = gateway.auth.api_key(make_principal(frozenset({"imports:read"})))
+    await gateway.client.get("/api/imports/secret-looking-id-123?access_token=abc", headers={"X-API-Key": key})
+    await gateway.client.get("/no/such/route/private-path")
+    await gateway.client.request("PROPFIND", "/odata/products")
+    text = (await gateway.client.server.app[METRICS].render())[0].decode()
+    assert 'route="/api/imports/{id}"' in text
+    assert 'route="unmatched"' in text and 'method="other"' in text
+    for raw in ("secret-looking-id-123", "access_token", "private-path", "PROPFIND"):
+        assert raw not in text
+
+
+async def test_metrics_are_not_served_on_the_public_port(gateway: Gateway) -> None:
     response = await gateway.client.get("/metrics")
-    assert response.status == 200
-    text = await response.text()
-    assert 'gateway_requests_total{route="/odata/**",method="GET",status="200"} 2' in text
-    assert 'gateway_requests_total{route="/odata/**",method="GET",status="401"} 1' in text
-    assert 'gateway_request_duration_seconds_count{route="/odata/**"} 3' in text
-    assert 'gateway_auth_outcomes_total{outcome="accepted"} 2' in text
-    assert 'gateway_auth_outcomes_total{outcome="missing_credential"} 1' in text
-    assert "gateway_verify_cache_hits_total 1" in text
-    assert "gateway_verify_cache_misses_total 1" in text
+    assert response.status == 404
+    assert "platform_http_requests" not in await response.text()
 
 
 async def test_access_logs_are_written_without_secrets(gateway: Gateway, caplog: pytest.LogCaptureFixture) -> None:

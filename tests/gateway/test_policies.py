@@ -156,6 +156,20 @@ async def test_answers_to_an_allowed_origin_carry_cors_headers_never_a_wildcard(
     assert "Access-Control-Allow-Origin" not in other.headers
 
 
+@pytest.mark.parametrize("path", ["/panel", "/panel/users", "/auth/oauth/token", "/auth/login", "/auth"])
+async def test_the_panel_and_the_authorization_server_are_never_cross_origin(
+    start_gateway: StartGateway, path: str
+) -> None:
+    gateway = await start_gateway(CORS_ORIGINS=ORIGIN)
+    for method in ("GET", "POST"):
+        preflight = {"Origin": ORIGIN, "Access-Control-Request-Method": method}
+        response = await gateway.client.options(path, headers=preflight)
+        assert response.status == 403
+        assert "Access-Control-Allow-Origin" not in response.headers
+    response = await gateway.client.get(path, headers={"Origin": ORIGIN})
+    assert not any(name.lower().startswith("access-control-") for name in response.headers)
+
+
 def test_a_wildcard_cors_origin_is_a_config_error(base_env: dict[str, str]) -> None:
     with pytest.raises(ConfigError, match="CORS_ORIGINS"):
         Config.from_env({**base_env, "CORS_ORIGINS": "*"})

@@ -10,7 +10,8 @@ from collections.abc import AsyncIterator
 import pytest
 
 from services.gateway.handlers import rate_limit_key
-from services.gateway.keys import CACHE, COUNTERS, METRICS
+from services.gateway.keys import COUNTERS
+from shared.metrics import METRICS
 from shared.principal import Principal
 from tests.gateway.conftest import Gateway, StartGateway
 from tests.redis_server import PrivateRedis, private_redis
@@ -37,9 +38,9 @@ def client_principal(client_id: str) -> Principal:
     )
 
 
-def metrics_text(gateway: Gateway) -> str:
-    app = gateway.app
-    return app[METRICS].render(app[CACHE], app[COUNTERS])
+async def metrics_text(gateway: Gateway) -> str:
+    body, _ = await gateway.app[METRICS].render()
+    return body.decode()
 
 
 async def test_two_replicas_share_one_budget_per_client_address(
@@ -86,8 +87,8 @@ async def test_with_redis_down_requests_keep_flowing_on_per_replica_limits_and_i
         statuses = [(await gateway.client.get(PUBLIC)).status for _ in range(3)]
     assert statuses == [200, 200, 429]  # this replica's own count, started afresh in memory
     assert "Redis is unreachable" in caplog.text
-    text = metrics_text(gateway)
-    assert "ratelimit_backend_degraded 1" in text
+    text = await metrics_text(gateway)
+    assert "ratelimit_backend_degraded 1.0" in text
     assert gateway.app[COUNTERS].fallbacks >= 3
 
 
@@ -107,4 +108,4 @@ async def test_when_redis_is_back_the_shared_counting_resumes_by_itself(
             await asyncio.sleep(0.1)
     assert not gateway.app[COUNTERS].degraded
     assert "Redis answers again" in caplog.text
-    assert "ratelimit_backend_degraded 0" in metrics_text(gateway)
+    assert "ratelimit_backend_degraded 0.0" in await metrics_text(gateway)

@@ -48,7 +48,7 @@ async def client(aiohttp_client: Any, importer_env: dict[str, str]) -> TestClien
 @pytest.fixture
 def sign(signing_key: str) -> Callable[[Principal], dict[str, str]]:
     def headers(principal: Principal) -> dict[str, str]:
-        return {"X-Platform-Principal": sign_principal(principal, signing_key.encode())}
+        return {"X-Platform-Principal": sign_principal(principal, signing_key.encode(), "importer")}
 
     return headers
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime
 
 from aiohttp.test_utils import TestClient
 
@@ -45,3 +46,14 @@ async def test_a_finished_job_cannot_be_cancelled(
     response = await client.post(f"/api/imports/{job_id}/cancel", headers=as_user)
     assert response.status == 400
     assert "completed" in (await response.json())["error"]["message"]
+
+
+async def test_a_jobs_times_come_from_one_clock_in_the_order_they_happened(
+    client: TestClient, as_user: dict[str, str], products_mapper: str
+) -> None:
+    job_id = await _import(client, as_user, products_mapper)
+    job = await (await client.get(f"/api/imports/{job_id}", headers=as_user)).json()
+    created, started, finished = (
+        datetime.fromisoformat(job[name]) for name in ("createdAt", "startedAt", "finishedAt")
+    )
+    assert created <= started <= finished

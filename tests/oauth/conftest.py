@@ -126,7 +126,7 @@ class OAuthHarness:
             credential_kind="api_key",
             credential_id="test",
         )
-        return {PRINCIPAL_HEADER: sign_principal(principal, self.signing_key)}
+        return {PRINCIPAL_HEADER: sign_principal(principal, self.signing_key, "auth")}
 
     async def developer(self) -> dict[str, Any]:
         return await self.user(permissions={"apps:read", "apps:create", "apps:update", "apps:delete"}, signs_in=False)
@@ -300,10 +300,10 @@ def gateway_app(auth_url: str, odata_url: str | None, verifier: JwtVerifier, sig
         if scheme.lower() != "bearer" or not token:
             raise Unauthorized("Bearer token required", headers={"WWW-Authenticate": 'Bearer realm="api"'})
         principal = await verifier.verify(token)
-        headers = {PRINCIPAL_HEADER: sign_principal(principal, signing_key), "Authorization": ""}
-        backend = odata_url if request.path.startswith("/odata") else auth_url
+        audience, backend = ("odata", odata_url) if request.path.startswith("/odata") else ("auth", auth_url)
         if backend is None:
             raise web.HTTPNotFound()
+        headers = {PRINCIPAL_HEADER: sign_principal(principal, signing_key, audience), "Authorization": ""}
         return await _forward(request.app[session_key], backend, request, headers)
 
     app = web.Application(middlewares=[error_middleware])

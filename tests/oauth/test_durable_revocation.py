@@ -15,7 +15,7 @@ from tests.oauth.conftest import OAuthHarness
 
 
 async def _revocation_list(oauth: OAuthHarness) -> dict:
-    headers = {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), oauth.signing_key)}
+    headers = {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), oauth.signing_key, "auth")}
     response = await oauth.browser.get("/internal/oauth/revocations", headers=headers)
     assert response.status == 200
     return await response.json()

@@ -185,7 +185,7 @@ async def test_gateway_reloads_revocations_after_a_restart(oauth: OAuthHarness) 
     )
     verifier = JwtVerifier(f"{oauth.base_url}/.well-known/jwks.json", ISSUER, ISSUER)
     try:
-        headers = {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), oauth.signing_key)}
+        headers = {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), oauth.signing_key, "auth")}
         loaded = await verifier.load_revocations(f"{oauth.base_url}/internal/oauth/revocations", headers)
         assert loaded >= 1
         with pytest.raises(InvalidToken):

@@ -46,7 +46,7 @@ def sign(signing_key: str) -> Callable[..., dict[str, str]]:
             credential_kind="api_key",
             credential_id="test-key",
         )
-        return {PRINCIPAL_HEADER: sign_principal(principal, signing_key.encode())}
+        return {PRINCIPAL_HEADER: sign_principal(principal, signing_key.encode(), "odata")}
 
     return headers
 

@@ -70,7 +70,7 @@ class Signed(requests.auth.AuthBase):
 
     def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
         principal = Principal(1, "rules", False, ALL_READ, "api_key", "rules-key")
-        request.headers[PRINCIPAL_HEADER] = sign_principal(principal, self.key)
+        request.headers[PRINCIPAL_HEADER] = sign_principal(principal, self.key, "odata")
         return request
 
 

@@ -26,7 +26,7 @@ def test_python_odata_reads_metadata_filters_and_follows_next_links(
 ) -> None:
     principal = Principal(1, "client", False, ALL_READ, "api_key", "client-key")
     with requests.Session() as session:
-        session.headers[PRINCIPAL_HEADER] = sign_principal(principal, signing_key.encode())
+        session.headers[PRINCIPAL_HEADER] = sign_principal(principal, signing_key.encode(), "odata")
         check_client(session, odata_process, seed)
 
 
@@ -48,7 +48,7 @@ def test_python_odata_reads_expands_navigation_filters_and_lambdas(
 ) -> None:
     principal = Principal(1, "client", False, ALL_READ, "api_key", "client-key")
     with requests.Session() as session:
-        session.headers[PRINCIPAL_HEADER] = sign_principal(principal, signing_key.encode())
+        session.headers[PRINCIPAL_HEADER] = sign_principal(principal, signing_key.encode(), "odata")
         service = ODataService(f"{odata_process}/odata/", session=session, reflect_entities=True)
         product = service.entities["products"]
         in_root = (

@@ -68,7 +68,7 @@ class Panel:
 
     async def verify(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """POST /internal/verify as the gateway does; a fresh client address each time, so no throttling."""
-        headers = {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), self.signing_key)}
+        headers = {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), self.signing_key, "auth")}
         body = {**body, "client_ip": f"198.51.{secrets.randbelow(250)}.{secrets.randbelow(250) + 1}"}
         async with aiohttp.ClientSession() as session:
             async with session.post(f"{self.url}/internal/verify", json=body, headers=headers) as response:

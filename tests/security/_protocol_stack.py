@@ -137,7 +137,7 @@ class ProtocolStack:
             credential_kind="api_key",
             credential_id="setup",
         )
-        return {PRINCIPAL_HEADER: sign_principal(principal, self.signing_key)}
+        return {PRINCIPAL_HEADER: sign_principal(principal, self.signing_key, "auth")}
 
     async def register_app(self, **settings: Any) -> dict[str, Any]:
         developer = await self.user(permissions=frozenset({"apps:read", "apps:create", "apps:update", "apps:delete"}))

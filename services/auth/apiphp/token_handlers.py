@@ -14,6 +14,7 @@ from services.auth.apiphp.tokens import CREDENTIAL_KIND, TokenRequestError, pars
 from services.auth.http_inputs import caller, manager
 from services.auth.keys import CONTEXT, POOL
 from shared import apiphp_format
+from shared.bodies import MalformedBody, read_form
 from shared.errors import Forbidden, NotFound
 
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
@@ -29,7 +30,10 @@ def apiphp_response(data: dict[str, Any], fmt: str, status: int = 200) -> web.Re
 async def _form(request: web.Request) -> dict[str, str]:
     if request.content_type not in FORM_TYPES:
         raise TokenRequestError("invalid_request", "Send the fields as application/x-www-form-urlencoded")
-    form = await request.post()
+    try:
+        form = await read_form(request)
+    except MalformedBody as error:
+        raise TokenRequestError("invalid_request", error.message) from None
     fields: dict[str, str] = {}
     for name, value in form.items():
         if not isinstance(value, str):

@@ -24,7 +24,7 @@ MAX_CLIENT_ID_LENGTH = 64
 
 
 def _principal(request: web.Request, action: str) -> Principal:
-    principal = principal_from_request(request, request.app[OAUTH].principal_key)
+    principal = principal_from_request(request, request.app[OAUTH].principal_key, request.app[OAUTH].principal_audience)
     refuse_app_credential(principal)
     if principal.user_id is None:
         raise Forbidden("Only a user can manage developer apps and authorizations")
@@ -37,7 +37,7 @@ async def _json(request: web.Request) -> Any:
         raise BadRequest("The request body must be application/json")
     try:
         return await request.json()
-    except ValueError:
+    except (ValueError, LookupError):
         raise BadRequest("The request body is not valid JSON") from None
 
 
@@ -118,7 +118,7 @@ async def delete_app(request: web.Request) -> web.Response:
 
 def _authorization_principal(request: web.Request) -> Principal:
     """Anyone signed in manages the apps they authorized themselves; no permission is needed for one's own."""
-    principal = principal_from_request(request, request.app[OAUTH].principal_key)
+    principal = principal_from_request(request, request.app[OAUTH].principal_key, request.app[OAUTH].principal_audience)
     if principal.user_id is None:
         raise Forbidden("Only a user has authorized apps")
     return principal

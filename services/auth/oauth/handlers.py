@@ -102,7 +102,7 @@ async def revocations(request: web.Request) -> web.Response:
     """Everything a gateway must refuse, for one that starts or whose broker connection comes back (events sent while
     it was cut off are lost to it): the revoked access tokens not yet expired, and the users' not-before times that
     may still refuse an unexpired token. Internal callers only. Past the limits, what expires first is left out."""
-    principal = principal_from_request(request, request.app[OAUTH].principal_key)
+    principal = principal_from_request(request, request.app[OAUTH].principal_key, request.app[OAUTH].principal_audience)
     if not principal.is_service:
         raise Forbidden("Only an internal service may read the revocation list")
     lifetime = request.app[OAUTH].config.access_token_ttl

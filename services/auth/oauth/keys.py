@@ -27,6 +27,7 @@ class OAuthServices:
     login_throttle: FailedAttemptThrottle
     client_throttle: FailedAttemptThrottle
     principal_key: bytes
+    principal_audience: str
 
 
 OAUTH = web.AppKey("oauth", OAuthServices)

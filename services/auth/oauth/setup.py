@@ -57,6 +57,7 @@ def build_oauth_services(
         login_throttle=FailedAttemptThrottle(counters, "login"),
         client_throttle=FailedAttemptThrottle(counters, "oauth_client"),
         principal_key=config.common.signing_key.bytes,
+        principal_audience=config.common.service,
     )
     return services, key_cipher
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from aiohttp import web
 
 from services.auth.oauth.errors import InvalidRequest
+from shared.bodies import MalformedBody, read_form
 
 FORM_TYPE = "application/x-www-form-urlencoded"
 
@@ -13,7 +14,10 @@ async def form_pairs(request: web.Request) -> list[tuple[str, str]]:
     """The urlencoded body as (name, value) pairs, repeats kept so the protocol core can refuse them."""
     if request.content_type != FORM_TYPE:
         raise InvalidRequest(f"The request body must be {FORM_TYPE}")
-    form = await request.post()
+    try:
+        form = await read_form(request)
+    except MalformedBody as error:
+        raise InvalidRequest(error.message) from None
     return [(name, value) for name, value in form.items() if isinstance(value, str)]
 
 

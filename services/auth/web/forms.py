@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from aiohttp import web
 
+from shared.bodies import read_form as read_fields
 from shared.errors import BadRequest, UnsupportedMediaType
 
 FORM_TYPE = "application/x-www-form-urlencoded"
@@ -37,7 +38,7 @@ class Form:
 async def read_form(request: web.Request) -> Form:
     if request.content_type != FORM_TYPE:
         raise UnsupportedMediaType(f"Send the form as {FORM_TYPE}")
-    posted = await request.post()
+    posted = await read_fields(request)
     if len(posted) > MAX_FIELDS:
         raise BadRequest("The form has too many fields")
     pairs = tuple((name, value) for name, value in posted.items() if isinstance(value, str))

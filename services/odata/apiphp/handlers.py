@@ -23,6 +23,7 @@ from services.odata.apiphp.methods import INSTALLED_APPS, MethodContext, find_me
 from services.odata.apiphp.params import MethodParams
 from services.odata.keys import CONFIG, POOL
 from shared import apiphp_format
+from shared.bodies import MalformedBody, read_form
 from shared.errors import ApiError, Unauthorized
 from shared.principal import Principal, principal_from_request
 
@@ -61,18 +62,20 @@ async def _pairs(request: web.Request) -> Iterable[tuple[str, str]]:
     pairs = list(request.query.items())
     if request.method == "POST" and request.content_type in FORM_TYPES:
         try:
-            form = await request.post()
+            form = await read_form(request)
         except web.HTTPRequestEntityTooLarge:
             raise BodyTooLarge(f"The request body is larger than {request.client_max_size} bytes") from None
-        except ValueError:
-            raise InvalidRequest("The form body is malformed") from None
+        except MalformedBody as error:
+            raise InvalidRequest(error.message) from None
         pairs.extend((name, value) for name, value in form.items() if isinstance(value, str))
     return pairs
 
 
 def _principal(request: web.Request) -> Principal:
     try:
-        return principal_from_request(request, request.app[CONFIG].common.signing_key.bytes)
+        return principal_from_request(
+            request, request.app[CONFIG].common.signing_key.bytes, request.app[CONFIG].common.service
+        )
     except Unauthorized:
         raise InvalidToken("Invalid access token") from None
 
