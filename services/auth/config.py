@@ -19,6 +19,8 @@ REDIS_URL            Redis that every replica counts failed logins and credentia
                      across replicas (default: unset, each replica counts in its own memory; so it does while
                      Redis is down)
 APIPHP_TOKEN_TTL     lifetime of api.php access tokens in seconds (default: 0, never expire, as Webasyst's)
+IMPORTER_URL         base URL of the importer service, which the control panel's Imports and Mappers pages call
+                     with the signed-in user's principal (default: http://127.0.0.1:8083)
 
 OAuth 2.0 settings (OAUTH_ISSUER, OAUTH_AUDIENCE, OAUTH_ACCESS_TOKEN_TTL, ...) are listed in
 services/auth/oauth/config.py.
@@ -38,9 +40,11 @@ from shared.config import (
     read_int,
     read_redis_url,
     read_secret,
+    read_url,
 )
 
 DEFAULT_PORT = 8081
+DEFAULT_IMPORTER_URL = "http://127.0.0.1:8083"
 
 
 @dataclass(frozen=True)
@@ -54,6 +58,7 @@ class Config:
     oauth: OAuthConfig
     redis_url: Secret | None = None
     apiphp_token_ttl: int = 0
+    importer_url: str = DEFAULT_IMPORTER_URL
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
@@ -67,6 +72,7 @@ class Config:
             oauth=OAuthConfig.from_env(environ),
             redis_url=read_redis_url(environ),
             apiphp_token_ttl=read_int(environ, "APIPHP_TOKEN_TTL", 0, 0, 3650 * 86_400),
+            importer_url=read_url(environ, "IMPORTER_URL", ("http", "https"), DEFAULT_IMPORTER_URL),
         )
 
     def __repr__(self) -> str:
