@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from aiohttp import web
 
+from services.auth.web.importer_api import ImporterApi
 from services.auth.web.static import StaticFiles
 from services.auth.web.visitor import Visitor
 
 STATIC = web.AppKey("web_static", StaticFiles)
+IMPORTER = web.AppKey("web_importer", ImporterApi)
 VISITOR = web.RequestKey("web_visitor", Visitor)

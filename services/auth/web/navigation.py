@@ -18,6 +18,10 @@ def sections(user: SignedInUser) -> list[Section]:
     found = [Section("Dashboard", "/panel/", "Your keys, recent imports and, for admins, the platform's health.")]
     if user.can("api_keys", "read"):
         found.append(Section("API Keys", "/panel/api-keys", "Create, rotate and revoke your API keys."))
+    if user.can("imports", "read"):
+        found.append(Section("Imports", "/panel/imports", "Upload CSV files and follow their imports."))
+    if user.can("mappers", "read"):
+        found.append(Section("Mappers", "/panel/mappers", "Which CSV column feeds which field; try one on a file."))
     if user.can("users", "read"):
         found.append(Section("Users", "/panel/users", "Users, their permissions and their API access."))
     if user.can("apps", "read"):

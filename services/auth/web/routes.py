@@ -25,6 +25,14 @@ operations, so the same permissions, as the JSON API).
 | GET, POST /panel/password                        | a signed-in session (and the current password)             |
 | GET, POST /panel/users/{id}/password             | admin                                                      |
 | POST .../apiphp-tokens/{token_id}/revoke         | a signed-in session (one's own api.php tokens)             |
+| GET  /panel/imports (filters: state, entity, time) | imports:read (the importer's: own jobs; all: admin)      |
+| GET  /panel/imports/new, POST /panel/imports     | imports:create (+ the entity's rights; the importer's)     |
+| GET  /panel/imports/{id}, .../progress (JSON)    | imports:read                                               |
+| POST /panel/imports/{id}/cancel                  | imports:create                                             |
+| GET  /panel/mappers, GET /panel/mappers/{id}     | mappers:read                                               |
+| GET  /panel/mappers/new, POST /panel/mappers     | mappers:create (a preview: mappers:read)                   |
+| POST /panel/mappers/{id}                         | mappers:update, its owner or an admin (preview: read)      |
+| POST /panel/mappers/{id}/delete                  | mappers:delete, its owner or an admin                      |
 | GET  /panel/... anything else                    | a signed-in session (an HTML 404 page)                     |
 Every POST carries the session's CSRF token.
 """
@@ -38,8 +46,10 @@ from services.auth.web import (
     app_views,
     authorized_app_views,
     home_views,
+    import_views,
     key_views,
     login_views,
+    mapper_views,
     oauth_views,
     password_views,
     user_views,
@@ -92,6 +102,18 @@ def add_page_routes(app: web.Application) -> None:
             web.post(
                 "/panel/authorized-apps/apiphp-tokens/{token_id}/revoke", authorized_app_views.revoke_apiphp_token
             ),
+            web.get("/panel/imports", import_views.list_imports),
+            web.post("/panel/imports", import_views.create_import),
+            web.get("/panel/imports/new", import_views.new_import),
+            web.get("/panel/imports/{id}", import_views.show_import),
+            web.get("/panel/imports/{id}/progress", import_views.import_progress_json),
+            web.post("/panel/imports/{id}/cancel", import_views.cancel_import),
+            web.get("/panel/mappers", mapper_views.list_mappers),
+            web.post("/panel/mappers", mapper_views.create_mapper),
+            web.get("/panel/mappers/new", mapper_views.new_mapper),
+            web.get("/panel/mappers/{id}", mapper_views.edit_mapper),
+            web.post("/panel/mappers/{id}", mapper_views.save_mapper),
+            web.post("/panel/mappers/{id}/delete", mapper_views.delete_mapper),
             web.get("/panel/{tail:.*}", home_views.not_found),
         ]
     )
