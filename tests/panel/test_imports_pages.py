@@ -253,3 +253,24 @@ async def test_another_users_job_reads_as_not_found(page: Any, stack: ImportStac
     assert response.status == 404
     status, _ = await stack.api("importer", stranger, "GET", f"/api/imports/{job_id}")
     assert status == 404
+
+
+async def test_the_pages_run_only_their_own_scripts_and_refuse_framing(page: Any, stack: ImportStack) -> None:
+    problems: list[str] = []
+    page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
+    user = await stack.panel.user(permissions=IMPORTER)
+    mapper = await products_mapper(stack, user)
+    job_id = await _queued_job(stack, user, mapper, products_csv(_tag(), 1))
+    await signed_in(page, stack.panel, user, "/panel/")
+    for path in ("/panel/imports", "/panel/imports/new", f"/panel/imports/{job_id}", f"/panel/mappers/{mapper}"):
+        response = await page.goto(path)
+        headers = response.headers
+        assert "script-src 'self'" in headers["content-security-policy"], path
+        assert "unsafe-inline" not in headers["content-security-policy"], path
+        assert headers["x-frame-options"] == "DENY" and headers["cache-control"] == "no-store", path
+        html = await page.content()
+        assert re.search(r"<script(?![^>]*\ssrc=)", html) is None, path
+        assert re.search(r"<[^>]+\son[a-z]+=", html) is None, path
+    await page.goto(f"/panel/imports/{job_id}")
+    await page.wait_for_function("document.getElementById('refresh-hint').textContent.startsWith('This page updates')")
+    assert problems == []

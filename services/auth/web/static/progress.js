@@ -8,6 +8,9 @@
   var url = section.getAttribute("data-progress-url");
   var EVERY_MS = 1000;
   var failures = 0;
+  // Once a form is sent (Cancel import) its answer is the next page: a reload now would throw that answer away.
+  var leaving = false;
+  document.addEventListener("submit", function () { leaving = true; });
 
   function setText(id, text) {
     var element = document.getElementById(id);
@@ -39,12 +42,14 @@
   }
 
   function poll() {
+    if (leaving) { return; }
     fetch(url, {credentials: "same-origin", headers: {"Accept": "application/json"}, cache: "no-store"})
       .then(function (response) {
         if (!response.ok) { throw new Error(String(response.status)); }
         return response.json();
       })
       .then(function (progress) {
+        if (leaving) { return; }
         failures = 0;
         show(progress);
         if (progress.ended) {
