@@ -9,9 +9,10 @@ cd "$(dirname "$0")/.."
 source deploy/venv.sh
 uv="$(find_uv)"
 use_pip_index
+# unsafe-best-match: the host's pip may name several indexes (mirrors) and a package can be complete only in one.
 compile() {
   "$uv" pip compile pyproject.toml --quiet --universal --python-version 3.11 --generate-hashes \
-    --custom-compile-command "bash deploy/lock.sh" "${INDEX_ARGS[@]}" "$@"
+    --custom-compile-command "bash deploy/lock.sh" --index-strategy unsafe-best-match "${INDEX_ARGS[@]}" "$@"
 }
 compile -o deploy/requirements.lock "$@"
 compile --extra test --extra dev --constraint deploy/requirements.lock -o deploy/requirements-dev.lock "$@"

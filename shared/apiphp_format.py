@@ -28,7 +28,21 @@ INVALID_REQUEST = "invalid_request"
 ACCESS_DENIED = "access_denied"
 INVALID_METHOD = "invalid_method"
 INVALID_TOKEN = "invalid_token"  # noqa: S105 (an error code, not a secret)
-ERROR_STATUS = {INVALID_REQUEST: 400, INVALID_TOKEN: 401, ACCESS_DENIED: 403, INVALID_METHOD: 404}
+# Webasyst's framework codes beyond the seed's list (waAPIController, waAPIMethod).
+TOKEN_REQUIRED = "token_required"  # noqa: S105 (an error code, not a secret)
+APP_NOT_INSTALLED = "app_not_installed"
+INVALID_PARAM = "invalid_param"
+SERVER_ERROR = "server_error"
+ERROR_STATUS = {
+    INVALID_REQUEST: 400,
+    TOKEN_REQUIRED: 400,
+    APP_NOT_INSTALLED: 400,
+    INVALID_PARAM: 400,
+    INVALID_TOKEN: 401,
+    ACCESS_DENIED: 403,
+    INVALID_METHOD: 404,
+    SERVER_ERROR: 500,
+}
 
 
 class UnknownFormat(ValueError):
@@ -59,17 +73,26 @@ def error_body(code: str, description: str | None = None) -> dict[str, str]:
     return body
 
 
-def render(data: Mapping[str, Any], fmt: str) -> tuple[bytes, str]:
-    """The body and its content type (charset utf-8)."""
+def render(data: Any, fmt: str, item_name: str = "item") -> tuple[bytes, str]:
+    """The body and its content type (charset utf-8). A method may answer a mapping, a list (in XML one
+    `item_name` element per entry, Webasyst's `_element`) or a scalar (`true` for a deletion)."""
     if fmt == "xml":
-        return to_xml(data), XML_CONTENT_TYPE
+        return to_xml(data, item_name), XML_CONTENT_TYPE
     return json.dumps(data, separators=(",", ":"), ensure_ascii=False).encode(), JSON_CONTENT_TYPE
 
 
-def to_xml(data: Mapping[str, Any]) -> bytes:
+def to_xml(data: Any, item_name: str = "item") -> bytes:
     root = ElementTree.Element("response")
-    for key, value in data.items():
-        _append(root, str(key), value)
+    if isinstance(data, Mapping):
+        for key, value in data.items():
+            _append(root, str(key), value)
+    elif isinstance(data, list | tuple):
+        for item in data:
+            _append(root, item_name, item)
+    elif isinstance(data, bool):
+        root.text = "1" if data else "0"  # PHP's string form of true/false, as waAPIDecoratorXML writes it
+    elif data is not None:
+        root.text = _NOT_XML.sub("", str(data))
     return b'<?xml version="1.0" encoding="UTF-8"?>\n' + ElementTree.tostring(root, encoding="unicode").encode()
 
 

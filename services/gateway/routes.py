@@ -27,11 +27,12 @@ def json_envelope(error: ApiError, request: web.BaseRequest) -> web.StreamRespon
 
 def apiphp_envelope(error: ApiError, request: web.BaseRequest) -> web.StreamResponse:
     """Seed 000's {"error": CODE, "error_description": TEXT}, in the client's format=json|xml, with Webasyst's
-    statuses: a missing token 400 invalid_request, an unknown or revoked one 401 invalid_token, 403 access_denied."""
+    statuses (waAPIController::checkToken): a missing token 400 token_required, an unknown or revoked one 401
+    invalid_token, 403 access_denied."""
     headers = {name: value for name, value in error.headers.items() if name.lower() != "www-authenticate"}
     status = error.status
     if error.code == "missing_credential":
-        status, code, description = 400, apiphp_format.INVALID_REQUEST, "Required parameter is missing: access_token"
+        status, code, description = 400, apiphp_format.TOKEN_REQUIRED, "Access token is missing"
     elif status == 401:
         code, description = apiphp_format.INVALID_TOKEN, "Invalid access token"
         headers["WWW-Authenticate"] = 'Bearer realm="api", error="invalid_token"'

@@ -17,7 +17,10 @@ UPLOAD_DEADLINE       seconds an upload may take from its first byte to its comm
                       408 (default: 600)
 UPLOADS_PER_USER      uploads one user (or client) may have in progress at once in one replica; more get 429
                       (default: 2)
-IMPORT_WAIT_SECONDS   how long POST /api/import waits for the job to end before answering 202 (default: 10)
+IMPORT_WAIT_SECONDS   how long POST /api/import (without Prefer: respond-async) waits for the job to end; a job
+                      still running then is answered with its current status (default: 3600; 0: 202 at once)
+IMPORT_KEEPALIVE_SECONDS  while it waits, one space is sent this often in the 200 answer's body so that no proxy
+                      sees an idle connection; a job that ends sooner gets a plain answer (default: 10)
 BATCH_ROWS            rows parsed, converted and written per batch; a batch is written while the next one is
                       parsed (default: 5000)
 """
@@ -42,6 +45,7 @@ class Config:
     max_upload_bytes: int
     import_wait_seconds: float
     batch_rows: int
+    import_keepalive_seconds: float = 10.0
     upload_deadline: float = 600.0
     uploads_per_user: int = 2
 
@@ -58,7 +62,8 @@ class Config:
             worker_enabled=read_bool(environ, "IMPORTER_WORKER", True),
             worker_prefetch=read_int(environ, "WORKER_PREFETCH", 1, 1, 100),
             max_upload_bytes=read_int(environ, "MAX_UPLOAD_BYTES", 100 * 1024 * 1024, 1, 2**40),
-            import_wait_seconds=read_float(environ, "IMPORT_WAIT_SECONDS", 10.0, 0.0, 600.0),
+            import_wait_seconds=read_float(environ, "IMPORT_WAIT_SECONDS", 3600.0, 0.0, 86_400.0),
+            import_keepalive_seconds=read_float(environ, "IMPORT_KEEPALIVE_SECONDS", 10.0, 0.05, 300.0),
             batch_rows=read_int(environ, "BATCH_ROWS", 5000, 1, 1_000_000),
             upload_deadline=read_float(environ, "UPLOAD_DEADLINE", 600.0, 0.1, 86_400.0),
             uploads_per_user=read_int(environ, "UPLOADS_PER_USER", 2, 1, 1000),

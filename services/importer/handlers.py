@@ -10,15 +10,15 @@ from typing import Any
 
 from aiohttp import web
 
-from services.importer import db, preview
+from services.importer import db, idempotency, preview
 from services.importer.keys import CONFIG, OUTBOX, POOL, UPLOAD_SLOTS, WAITERS
 from services.importer.mapper_inputs import check_mapper_id, new_mapper_id, read_mapper_input, require_entity
 from services.importer.mappers import parse_definition
 from services.importer.uploads import UploadDeadlineExceeded, open_form, receive_upload
 from services.importer.views import job_view, mapper_view, status_url
-from services.importer.waiting import wait_for_end
+from services.importer.waiting import stream_until_end, wait_for_end
 from shared import outbox
-from shared.errors import BadRequest, Forbidden, NotFound
+from shared.errors import BadRequest, Forbidden, NotFound, ServiceUnavailable
 from shared.messages import ImportJobRequested
 from shared.principal import Principal, principal_from_request
 
@@ -85,14 +85,20 @@ async def _json_body(request: web.Request) -> Any:
 # Imports ------------------------------------------------------------------------------------------------------
 
 
-async def post_import(request: web.Request) -> web.Response:
+async def post_import(request: web.Request) -> web.StreamResponse:
     principal = _principal(request)
     principal.require("imports", "create")
-    with request.app[UPLOAD_SLOTS].claim(requester(principal)):
+    owner = requester(principal)
+    key = idempotency.read_key(request.headers.get(idempotency.HEADER))
+    if key is not None:
+        first = await idempotency.job_for_key(request.app[POOL], owner, key)
+        if first is not None:
+            return await _answer_first_job(request, first)
+    with request.app[UPLOAD_SLOTS].claim(owner):
         deadline = asyncio.timeout(request.app[CONFIG].upload_deadline)
         try:
             async with deadline:
-                job_id = await _receive_import(request, principal)
+                job_id = await _receive_import(request, principal, key)
         except TimeoutError:
             if not deadline.expired():
                 raise
@@ -101,10 +107,24 @@ async def post_import(request: web.Request) -> web.Response:
                 "(limit upload_deadline)",
                 target="file",
             ) from None
+        except idempotency.KeyTaken:
+            # A concurrent retry with the same key committed first: this upload was rolled back.
+            first = await idempotency.job_for_key(request.app[POOL], owner, key or "")
+            if first is None:
+                raise ServiceUnavailable("The import could not be recorded; try again") from None
+            return await _answer_first_job(request, first)
     return await _queue_import(request, job_id)
 
 
-async def _receive_import(request: web.Request, principal: Principal) -> uuid.UUID:
+async def _answer_first_job(request: web.Request, job_id: uuid.UUID) -> web.StreamResponse:
+    """The answer a retried upload gets: the first job's, waited for as the first call would have been."""
+    if await db.get_job(request.app[POOL], job_id) is None:
+        raise NotFound("No such import job")
+    async with request.app[WAITERS].watching(job_id) as ended:
+        return await _await_job(request, job_id, ended)
+
+
+async def _receive_import(request: web.Request, principal: Principal, key: str | None) -> uuid.UUID:
     """Stream the upload into PostgreSQL and record its job and the job's message (the outbox), in one transaction."""
     config, pool = request.app[CONFIG], request.app[POOL]
     reader = await open_form(request, config.max_upload_bytes)
@@ -147,32 +167,59 @@ async def _receive_import(request: web.Request, principal: Principal) -> uuid.UU
         )
         request_message = ImportJobRequested(job_id=str(job_id), entity=entity.name, mapper_id=mapper["id"])
         await outbox.write(conn, db.JOB_OUTBOX, request_message)
+        if key is not None:
+            await idempotency.claim_key(conn, requester(principal), key, job_id)
     return job_id
 
 
-async def _queue_import(request: web.Request, job_id: uuid.UUID) -> web.Response:
+async def _queue_import(request: web.Request, job_id: uuid.UUID) -> web.StreamResponse:
     """The job and its message are committed; the outbox publisher sends it. Wait for the end unless asked not to."""
-    config, pool = request.app[CONFIG], request.app[POOL]
-    waiters = request.app[WAITERS]
-    async with waiters.watching(job_id) as ended:
+    async with request.app[WAITERS].watching(job_id) as ended:
         request.app[OUTBOX].wake()  # the commit's notification wakes it too; this saves the round trip
-        respond_async = "respond-async" in request.headers.get("Prefer", "").lower()
-        if not respond_async and config.import_wait_seconds > 0:
-            if await wait_for_end(pool, job_id, ended, config.import_wait_seconds):
-                return await _job_response(request, job_id)
+        return await _await_job(request, job_id, ended)
+
+
+async def _await_job(request: web.Request, job_id: uuid.UUID, ended: asyncio.Event) -> web.StreamResponse:
+    """Without Prefer: respond-async, wait for the job's end (seed 001's clients read the counts from a 200):
+    a job that ends within the first keep-alive interval gets a plain answer; a longer one a 200 whose body
+    starts with keep-alive spaces. With it, or with IMPORT_WAIT_SECONDS 0, 202 and the status URL at once."""
+    config, pool = request.app[CONFIG], request.app[POOL]
+    respond_async = "respond-async" in request.headers.get("Prefer", "").lower()
+    if not respond_async and config.import_wait_seconds > 0:
+        first_wait = min(config.import_wait_seconds, config.import_keepalive_seconds)
+        if await wait_for_end(pool, job_id, ended, first_wait):
+            return await _job_response(request, job_id)
+        if config.import_wait_seconds > first_wait:
+            remaining = config.import_wait_seconds - first_wait
+            return await stream_until_end(
+                request,
+                pool,
+                job_id,
+                ended,
+                remaining,
+                config.import_keepalive_seconds,
+                lambda: _job_view(request, job_id),
+            )
     location = status_url(job_id)
-    return web.json_response(
-        {"id": str(job_id), "status": "queued", "statusUrl": location}, status=202, headers={"Location": location}
-    )
+    headers = {"Location": location}
+    if respond_async:
+        headers["Preference-Applied"] = "respond-async"
+    job = await db.get_job(pool, job_id)
+    status = job["status"] if job is not None else "queued"
+    return web.json_response({"id": str(job_id), "status": status, "statusUrl": location}, status=202, headers=headers)
 
 
-async def _job_response(request: web.Request, job_id: uuid.UUID) -> web.Response:
+async def _job_view(request: web.Request, job_id: uuid.UUID) -> dict[str, Any]:
     async with request.app[POOL].acquire() as conn:
         job = await db.get_job(conn, job_id)
         if job is None:
             raise NotFound("No such import job")
         errors = await db.job_errors(conn, job_id, KEPT_ERRORS_SHOWN)
-    return web.json_response(job_view(job, errors))
+    return job_view(job, errors)
+
+
+async def _job_response(request: web.Request, job_id: uuid.UUID) -> web.Response:
+    return web.json_response(await _job_view(request, job_id))
 
 
 async def _visible_job(request: web.Request, principal: Principal, job_id: uuid.UUID) -> None:

@@ -1,4 +1,5 @@
-"""Waiting for a job's end: the upload call answers with the result when it comes within IMPORT_WAIT_SECONDS.
+"""Waiting for a job's end: the upload call answers with the result when it comes within IMPORT_WAIT_SECONDS,
+sending a space every IMPORT_KEEPALIVE_SECONDS meanwhile so that no proxy cuts an idle connection.
 
 Every replica listens to the fanout import events exchange on its own exclusive queue, so whichever worker runs
 the job, the replica holding the client's request hears ImportJobFinished. It also polls the job row, so a lost
@@ -9,19 +10,27 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import json
+import logging
 import time
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import asyncpg
 from aio_pika.abc import AbstractChannel, AbstractIncomingMessage, AbstractRobustConnection
+from aiohttp import web
 
 from services.importer import db
 from shared import bus
 from shared.messages import ImportJobFinished, MessageError
 
+log = logging.getLogger(__name__)
+
 POLL_SECONDS = 0.5
+# Asks nginx (and proxies that honour it) to pass each keep-alive space on at once instead of buffering the answer.
+UNBUFFERED = {"X-Accel-Buffering": "no"}
 
 
 class JobWaiters:
@@ -77,3 +86,35 @@ async def wait_for_end(pool: asyncpg.Pool, job_id: uuid.UUID, ended: asyncio.Eve
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(ended.wait(), min(remaining, POLL_SECONDS))
             ended.clear()
+
+
+async def stream_until_end(
+    request: web.Request,
+    pool: asyncpg.Pool,
+    job_id: uuid.UUID,
+    ended: asyncio.Event,
+    timeout: float,
+    keepalive: float,
+    final_view: Callable[[], Awaitable[dict[str, Any]]],
+) -> web.StreamResponse:
+    """Answer 200 at once and send one space every `keepalive` seconds (whitespace before a JSON value is still
+    JSON) until the job ends or `timeout` passes, then the job's view: no proxy in front sees a silent connection.
+    The status is 200 either way; the view's `status` says whether the job ended (completed, failed, cancelled)
+    or the wait ran out (queued, running: poll statusUrl)."""
+    response = web.StreamResponse(
+        status=200,
+        headers={"Content-Type": "application/json; charset=utf-8", "Cache-Control": "no-store", **UNBUFFERED},
+    )
+    await response.prepare(request)
+    deadline = time.monotonic() + timeout
+    try:
+        while not await wait_for_end(pool, job_id, ended, min(keepalive, max(deadline - time.monotonic(), 0))):
+            if time.monotonic() >= deadline:
+                break
+            await response.write(b" ")
+        await response.write(json.dumps(await final_view()).encode())
+        await response.write_eof()
+    except ConnectionResetError:
+        # The client went away; the job goes on and its status stays readable at statusUrl.
+        log.info("the client of import job %s left before it ended", job_id)
+    return response

@@ -9,6 +9,7 @@ import aiohttp
 import pytest
 
 from services.gateway.credentials import MAX_FORM_CREDENTIAL_BYTES
+from services.odata.apiphp.handlers import MAX_MULTIPART_BYTES
 from tests.apiphp.conftest import ApiPhpPlatform
 
 
@@ -33,7 +34,7 @@ async def test_product_get_info_answers_json_with_the_token_in_the_query(
     assert response.status == 200
     assert response.content_type == "application/json"
     body = await response.json()
-    assert body == product
+    assert {name: body[name] for name in product} == product
     assert {"id", "sku", "name", "price", "stock", "category_id"} <= set(body)
 
 
@@ -93,22 +94,19 @@ async def test_two_tokens_in_one_request_are_an_invalid_request(apiphp_platform:
     assert (await response.json())["error"] == "invalid_request"
 
 
-async def test_a_missing_token_is_invalid_request_and_an_unknown_one_invalid_token(
+async def test_a_missing_token_is_token_required_and_an_unknown_one_invalid_token(
     apiphp_platform: ApiPhpPlatform,
 ) -> None:
     missing = await apiphp_platform.call("/api.php/shop.product.getInfo", params={"id": "1"})
     assert missing.status == 400
-    assert await missing.json() == {
-        "error": "invalid_request",
-        "error_description": "Required parameter is missing: access_token",
-    }
+    assert await missing.json() == {"error": "token_required", "error_description": "Access token is missing"}
     unknown = await apiphp_platform.call("/api.php/shop.product.getInfo", params={"id": "1", "access_token": "f" * 32})
     assert unknown.status == 401
     assert (await unknown.json())["error"] == "invalid_token"
     assert 'error="invalid_token"' in unknown.headers["WWW-Authenticate"]
     as_xml = await apiphp_platform.call("/api.php/shop.product.getInfo", params={"id": "1", "format": "xml"})
     root = ElementTree.fromstring(await as_xml.read())  # noqa: S314 - our own service's answer
-    assert root.tag == "response" and root.findtext("error") == "invalid_request"
+    assert root.tag == "response" and root.findtext("error") == "token_required"
 
 
 async def test_an_unknown_method_is_invalid_method(apiphp_platform: ApiPhpPlatform, token: str) -> None:
@@ -119,20 +117,27 @@ async def test_an_unknown_method_is_invalid_method(apiphp_platform: ApiPhpPlatfo
         "error_description": "Unknown method: shop.product.explode",
     }
     other_app = await apiphp_platform.call("/api.php/stickies.sheet.getList", params={"access_token": token})
-    assert other_app.status == 404 and (await other_app.json())["error"] == "invalid_method"
+    assert other_app.status == 400
+    assert await other_app.json() == {
+        "error": "app_not_installed",
+        "app": "stickies",
+        "error_description": "App is not installed (stickies)",
+    }
 
 
-async def test_a_missing_or_malformed_id_is_invalid_request_with_a_description(
+async def test_a_missing_or_malformed_id_is_invalid_param_with_a_description(
     apiphp_platform: ApiPhpPlatform, token: str
 ) -> None:
     missing = await apiphp_platform.call("/api.php/shop.product.getInfo", params={"access_token": token})
     assert missing.status == 400
     assert await missing.json() == {
-        "error": "invalid_request",
-        "error_description": "Required parameter is missing: id",
+        "error": "invalid_param",
+        "error_description": "Required parameter is missing: “id”.",
     }
     malformed = await apiphp_platform.call("/api.php/shop.product.getInfo", params={"access_token": token, "id": "4'"})
-    assert malformed.status == 400 and "Invalid id" in (await malformed.json())["error_description"]
+    assert malformed.status == 400
+    assert (await malformed.json())["error"] == "invalid_param"
+    assert "Invalid value of parameter “id”" in (await malformed.json())["error_description"]
     absent = await apiphp_platform.call(
         "/api.php/shop.product.getInfo", params={"access_token": token, "id": str(2**62)}
     )
@@ -188,7 +193,7 @@ async def test_product_get_list_pages_with_offset_and_a_bounded_limit(
     too_many = await apiphp_platform.call(
         "/api.php/shop.product.getList", params={"access_token": token, "limit": "100000"}
     )
-    assert too_many.status == 400 and (await too_many.json())["error"] == "invalid_request"
+    assert too_many.status == 400 and (await too_many.json())["error"] == "invalid_param"
 
 
 async def test_product_search_matches_every_word(apiphp_platform: ApiPhpPlatform, token: str) -> None:
@@ -202,8 +207,8 @@ async def test_product_search_matches_every_word(apiphp_platform: ApiPhpPlatform
         "/api.php/shop.product.search", params={"access_token": token, "query": "zz-no-such-word-zz"}
     )
     assert (await nothing.json())["count"] == 0
-    missing = await apiphp_platform.call("/api.php/shop.product.search", params={"access_token": token})
-    assert missing.status == 400
+    everything = await apiphp_platform.call("/api.php/shop.product.search", params={"access_token": token})
+    assert everything.status == 200 and (await everything.json())["count"] >= body["count"]
 
 
 async def test_category_get_tree_nests_children_and_stops_at_max_level(
@@ -258,7 +263,7 @@ async def test_a_form_body_over_the_buffer_limit_is_not_read_for_a_token(
     big = {"access_token": token, "padding": "x" * (MAX_FORM_CREDENTIAL_BYTES + 1)}
     response = await apiphp_platform.call("/api.php/shop.product.getList", "POST", data=big)
     assert response.status == 400
-    assert (await response.json())["error_description"] == "Required parameter is missing: access_token"
+    assert (await response.json())["error"] == "token_required"
     # A larger upload streams on untouched; its token travels in the header.
     upload = aiohttp.FormData()
     upload.add_field("limit", "1")
@@ -274,7 +279,7 @@ async def test_an_oversized_upload_is_refused_in_the_api_php_format(
     apiphp_platform: ApiPhpPlatform, token: str
 ) -> None:
     upload = aiohttp.FormData()
-    upload.add_field("file", io.BytesIO(b"\x00" * (2 * 1024 * 1024)), filename="huge.bin")
+    upload.add_field("file", io.BytesIO(b"\x00" * (MAX_MULTIPART_BYTES + 1)), filename="huge.bin")
     response = await apiphp_platform.call(
         "/api.php/shop.product.getList", "POST", data=upload, headers={"Authorization": f"Bearer {token}"}
     )

@@ -88,8 +88,8 @@ def test_ci_the_launcher_and_the_image_install_from_the_locks_with_hashes() -> N
     assert 'ensure_venv ""' in (ROOT / "deploy" / "up.sh").read_text()
     assert 'ensure_venv "[test,dev]"' in (ROOT / "deploy" / "test.sh").read_text()
     dockerfile = (ROOT / "deploy" / "Dockerfile").read_text()
-    assert "pip install --require-hashes -r requirements.lock" in dockerfile
-    assert "pip install --no-deps ." in dockerfile
+    assert "pip.sh install --require-hashes -r /src/requirements.lock" in dockerfile
+    assert "pip.sh install --no-deps /src" in dockerfile
 
 
 def test_the_linter_is_in_the_dev_extra() -> None:

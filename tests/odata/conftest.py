@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import secrets
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Iterator, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -51,9 +51,26 @@ def sign(signing_key: str) -> Callable[..., dict[str, str]]:
     return headers
 
 
+class FreshPrincipal(Mapping[str, str]):
+    """Request headers whose principal is signed anew whenever a request reads them: a signature lives only seconds,
+    and a test may send requests for longer than that."""
+
+    def __init__(self, sign: Callable[..., dict[str, str]]) -> None:
+        self._sign = sign
+
+    def __getitem__(self, name: str) -> str:
+        return self._sign()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter((PRINCIPAL_HEADER,))
+
+    def __len__(self) -> int:
+        return 1
+
+
 @pytest.fixture
-def auth(sign: Callable[..., dict[str, str]]) -> dict[str, str]:
-    return sign()
+def auth(sign: Callable[..., dict[str, str]]) -> Mapping[str, str]:
+    return FreshPrincipal(sign)
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import re
 import secrets
 import tempfile
 from pathlib import Path
 from typing import Any
 
 import pytest
+from playwright.async_api import expect
 
 from services.auth import accounts
 from services.auth.context import operator_principal
@@ -29,7 +31,8 @@ async def test_admin_ticks_enable_the_api_sees_a_token_and_saves(page: Any, pane
     assert not await page.is_visible("#api_token")
 
     await page.get_by_label(API_TICK_BOX).check()
-    await page.wait_for_function("document.getElementById('api_token').value.startsWith('cpt_')")
+    # expect() polls from Playwright's own world; wait_for_function would evaluate a string, which the CSP forbids.
+    await expect(page.locator("#api_token")).to_have_value(re.compile(r"^cpt_"))
     token = await page.input_value("#api_token")
     assert await page.is_visible("#api_token")
     assert "Copy the token" in await page.inner_text("#api-status")

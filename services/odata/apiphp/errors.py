@@ -1,4 +1,5 @@
-"""api.php errors: seed 000's codes with the HTTP statuses Webasyst answers them with."""
+"""api.php errors: the codes and HTTP statuses Webasyst's framework answers them with (waAPIController,
+waAPIMethod, the shop app's methods); the table is in docs/apiphp.md."""
 
 from __future__ import annotations
 
@@ -11,20 +12,35 @@ class ApiPhpError(Exception):
     code: ClassVar[str] = apiphp_format.INVALID_REQUEST
     status: ClassVar[int] = 400
 
-    def __init__(self, description: str) -> None:
-        super().__init__(description)
+    def __init__(self, description: str | None = None, **extra: str) -> None:
+        super().__init__(description or self.code)
         self.description = description
+        self.extra = extra
 
     def body(self) -> dict[str, str]:
-        return apiphp_format.error_body(self.code, self.description)
+        # waAPIException puts its extra fields between error and error_description.
+        return {"error": self.code, **self.extra} | apiphp_format.error_body(self.code, self.description)
 
 
 class InvalidRequest(ApiPhpError):
     """Seed 000: incorrectly formed request; additional information is contained in error_description."""
 
 
+class MethodNotAllowed(InvalidRequest):
+    """waAPIMethod::getResponse: a method called with an HTTP method it does not take."""
+
+    status = 405
+
+
 class BodyTooLarge(InvalidRequest):
     status = 413
+
+
+class AppNotInstalled(ApiPhpError):
+    """waAPIController::execute: the app of APP.METHOD does not exist."""
+
+    code = apiphp_format.APP_NOT_INSTALLED
+    status = 400
 
 
 class AccessDenied(ApiPhpError):
@@ -47,7 +63,18 @@ class InvalidToken(ApiPhpError):
 
 
 class InvalidParam(ApiPhpError):
-    """Webasyst's answer for an id that names nothing (e.g. "Product not found")."""
+    """waAPIMethod::get/post and the shop methods: a parameter is missing or its value is not acceptable."""
 
-    code = "invalid_param"
+    code = apiphp_format.INVALID_PARAM
+    status = 400
+
+
+class NotFound(InvalidParam):
+    """The shop methods' answer for an id that names nothing (e.g. "Product not found")."""
+
     status = 404
+
+
+class ServerError(ApiPhpError):
+    code = apiphp_format.SERVER_ERROR
+    status = 500
