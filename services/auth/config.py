@@ -21,6 +21,8 @@ REDIS_URL            Redis that every replica counts failed logins and credentia
 APIPHP_TOKEN_TTL     lifetime of api.php access tokens in seconds (default: 0, never expire, as Webasyst's)
 WEBHOOKS_URL         base URL of the webhooks service, whose API the control panel's Webhooks pages call
                      (default: http://127.0.0.1:8084)
+IMPORTER_URL         base URL of the importer service, which the control panel's Imports and Mappers pages call
+                     with the signed-in user's principal (default: http://127.0.0.1:8083)
 
 OAuth 2.0 settings (OAUTH_ISSUER, OAUTH_AUDIENCE, OAUTH_ACCESS_TOKEN_TTL, ...) are listed in
 services/auth/oauth/config.py.
@@ -44,6 +46,7 @@ from shared.config import (
 )
 
 DEFAULT_PORT = 8081
+DEFAULT_IMPORTER_URL = "http://127.0.0.1:8083"
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,7 @@ class Config:
     redis_url: Secret | None = None
     apiphp_token_ttl: int = 0
     webhooks_url: str = "http://127.0.0.1:8084"
+    importer_url: str = DEFAULT_IMPORTER_URL
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
@@ -72,6 +76,7 @@ class Config:
             redis_url=read_redis_url(environ),
             apiphp_token_ttl=read_int(environ, "APIPHP_TOKEN_TTL", 0, 0, 3650 * 86_400),
             webhooks_url=read_url(environ, "WEBHOOKS_URL", ("http", "https"), "http://127.0.0.1:8084"),
+            importer_url=read_url(environ, "IMPORTER_URL", ("http", "https"), DEFAULT_IMPORTER_URL),
         )
 
     def __repr__(self) -> str:

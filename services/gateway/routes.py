@@ -117,6 +117,7 @@ ROUTES: tuple[RouteRule, ...] = (
     protected("POST", "/api/imports/{id}/cancel", "importer", ("imports", "create")),
     protected("GET", "/api/mappers", "importer", ("mappers", "read")),
     protected("POST", "/api/mappers", "importer", ("mappers", "create")),
+    protected("POST", "/api/mappers/preview", "importer", ("mappers", "read")),
     protected("GET", "/api/mappers/{id}", "importer", ("mappers", "read")),
     protected("PUT", "/api/mappers/{id}", "importer", ("mappers", "update")),
     protected("DELETE", "/api/mappers/{id}", "importer", ("mappers", "delete")),

@@ -22,8 +22,8 @@ from services.auth.config import Config
 from services.auth.context import AuthContext, operator_principal
 from services.auth.keys import CONTEXT
 from services.auth.oauth.keys import OAUTH
-from services.auth.oauth.web_forms import SESSION_COOKIE
 from services.auth.passwords import hash_password
+from services.auth.web.session_cookie import SESSION_COOKIE
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 from shared.verification import VerifyRequest
 from tests.conftest import SERVICE_SECRET_ENV, RevocationTap, open_revocation_tap

@@ -1,0 +1,47 @@
+"""Adding the pages to the auth service's application: one template environment, the static files, the routes."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+import aiohttp_jinja2
+import jinja2
+from aiohttp import web
+
+from services.auth.apiphp.keys import APIPHP_TOKENS
+from services.auth.keys import CONFIG
+from services.auth.oauth.keys import OAUTH
+from services.auth.web.importer_api import ImporterApi
+from services.auth.web.keys import IMPORTER, STATIC
+from services.auth.web.rendering import moment
+from services.auth.web.routes import add_page_routes
+from services.auth.web.static import StaticFiles
+
+
+def setup_web(app: web.Application) -> None:
+    """Call after setup_oauth and setup_apiphp: the pages sign visitors in with the OAuth server's session store
+    (app[OAUTH]) and show api.php's tokens (app[APIPHP_TOKENS])."""
+    if OAUTH not in app or APIPHP_TOKENS not in app:
+        raise RuntimeError("setup_web needs the OAuth server and api.php: call setup_oauth and setup_apiphp first")
+    static = StaticFiles.from_package()
+    app[STATIC] = static
+    config = app[CONFIG]
+    app[IMPORTER] = ImporterApi(config.importer_url, config.common.signing_key.bytes)
+    app.cleanup_ctx.append(importer_client)
+    environment = aiohttp_jinja2.setup(
+        app,
+        loader=jinja2.PackageLoader("services.auth.web", "templates"),
+        autoescape=True,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    environment.globals["static_url"] = static.url
+    environment.filters["moment"] = moment
+    add_page_routes(app)
+
+
+async def importer_client(app: web.Application) -> AsyncIterator[None]:
+    """The HTTP client of the Imports and Mappers pages; it connects on its first call, not at start-up."""
+    await app[IMPORTER].open()
+    yield
+    await app[IMPORTER].close()
