@@ -1,4 +1,4 @@
-"""The Imports pages in a real browser: seed 001's upload as a page, the job's live progress, its row errors,
+"""The Imports pages in a real browser: the Import API's upload as a page, the job's live progress, its row errors,
 cancelling, the list's filters; each ends with the importer's or the catalog's API saying the same."""
 
 from __future__ import annotations

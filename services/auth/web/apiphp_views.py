@@ -1,4 +1,4 @@
-"""The pages of api.php's token flow (seed 000, part 1): GET/POST /api.php/auth.
+"""The pages of api.php's token flow (Webasyst's, docs/api.md): GET/POST /api.php/auth.
 
 Users sign in on the one login page (/auth/login), which sends them back here; sessions are the same as OAuth's, so
 a user signed in for one flow is signed in for the other. The protocol is services/auth/apiphp's.

@@ -1,6 +1,6 @@
 """The Developer Apps pages: list, create (name, redirect URIs, scopes, grant types, confidential or public), the
-app's settings with its Client ID and Client Secret (seed 001: "copy your Client ID and Client Secret from the
-application settings"), secret rotation and deletion. The permissions are the JSON API's (/api/apps): apps:read,
+app's settings with its Client ID and Client Secret (docs/api.md: developers "copy the Client ID and Client
+Secret" from it), secret rotation and deletion. The permissions are the JSON API's (/api/apps): apps:read,
 apps:create, apps:update, apps:delete; someone else's app is "not found" unless one is an admin."""
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Authorized Apps: the applications the signed-in user allowed to act for them, and withdrawing that access (the
 consent and every token the app holds for this user, announced to the gateways); and the user's api.php access
-tokens (seed 000), revoked through the same domain operation as POST /api/apiphp/tokens/{id}/revoke."""
+tokens (Webasyst-compatible), revoked through the same domain operation as POST /api/apiphp/tokens/{id}/revoke."""
 
 from __future__ import annotations
 

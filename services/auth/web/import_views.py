@@ -1,4 +1,4 @@
-"""The Imports pages (seed 001's Import API as pages): upload a CSV with an entity, a mapper and an update policy,
+"""The Imports pages (the Import API as pages): upload a CSV with an entity, a mapper and an update policy,
 follow the job live, cancel it, and list the jobs with filters. Every call goes to the importer as the signed-in
 user, so the importer's permissions (imports:create, imports:read, <entity>:create/update) decide."""
 

@@ -1,4 +1,4 @@
-"""The API Keys pages (seed 001: "Creating an API Key"): list (own keys; every user's for an admin), create (the key
+"""The API Keys pages: list (own keys; every user's for an admin), create (the key
 shown once), revoke."""
 
 from __future__ import annotations

@@ -22,6 +22,8 @@ def sections(user: SignedInUser) -> list[Section]:
         found.append(Section("Imports", "/panel/imports", "Upload CSV files and follow their imports."))
     if user.can("mappers", "read"):
         found.append(Section("Mappers", "/panel/mappers", "Which CSV column feeds which field; try one on a file."))
+    if user.can("webhooks", "read"):
+        found.append(Section("Webhooks", "/panel/webhooks", "Send the platform's events to your URLs; delivery log."))
     if user.can("users", "read"):
         found.append(Section("Users", "/panel/users", "Users, their permissions and their API access."))
     if user.can("apps", "read"):

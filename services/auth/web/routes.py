@@ -33,6 +33,11 @@ operations, so the same permissions, as the JSON API).
 | GET  /panel/mappers/new, POST /panel/mappers     | mappers:create (a preview: mappers:read)                   |
 | POST /panel/mappers/{id}                         | mappers:update, its owner or an admin (preview: read)      |
 | POST /panel/mappers/{id}/delete                  | mappers:delete, its owner or an admin                      |
+| GET  /panel/webhooks, .../{id}, .../deliveries   | webhooks:read (checked by the webhooks service: own; admin all) |
+| GET  /panel/webhooks/new, POST /panel/webhooks   | webhooks:create                                            |
+| POST /panel/webhooks/{id}, .../rotate-secret     | webhooks:update                                            |
+| POST .../deliveries/{delivery_id}/resend         | webhooks:update                                            |
+| POST /panel/webhooks/{id}/delete                 | webhooks:delete                                            |
 | GET  /panel/... anything else                    | a signed-in session (an HTML 404 page)                     |
 Every POST carries the session's CSRF token.
 """
@@ -53,6 +58,7 @@ from services.auth.web import (
     oauth_views,
     password_views,
     user_views,
+    webhook_views,
 )
 from services.auth.web.keys import STATIC
 
@@ -114,6 +120,15 @@ def add_page_routes(app: web.Application) -> None:
             web.get("/panel/mappers/{id}", mapper_views.edit_mapper),
             web.post("/panel/mappers/{id}", mapper_views.save_mapper),
             web.post("/panel/mappers/{id}/delete", mapper_views.delete_mapper),
+            web.get("/panel/webhooks", webhook_views.list_webhooks),
+            web.post("/panel/webhooks", webhook_views.create_webhook),
+            web.get("/panel/webhooks/new", webhook_views.new_webhook),
+            web.get("/panel/webhooks/{id}", webhook_views.edit_webhook),
+            web.post("/panel/webhooks/{id}", webhook_views.save_webhook),
+            web.post("/panel/webhooks/{id}/delete", webhook_views.delete_webhook),
+            web.post("/panel/webhooks/{id}/rotate-secret", webhook_views.rotate_secret),
+            web.get("/panel/webhooks/{id}/deliveries", webhook_views.deliveries),
+            web.post("/panel/webhooks/{id}/deliveries/{delivery_id}/resend", webhook_views.resend),
             web.get("/panel/{tail:.*}", home_views.not_found),
         ]
     )

@@ -16,6 +16,7 @@ from services.auth.web.keys import IMPORTER, STATIC
 from services.auth.web.rendering import moment
 from services.auth.web.routes import add_page_routes
 from services.auth.web.static import StaticFiles
+from services.auth.web.webhooks_client import webhooks_client
 
 
 def setup_web(app: web.Application) -> None:
@@ -28,6 +29,7 @@ def setup_web(app: web.Application) -> None:
     config = app[CONFIG]
     app[IMPORTER] = ImporterApi(config.importer_url, config.common.signing_key.bytes)
     app.cleanup_ctx.append(importer_client)
+    app.cleanup_ctx.append(webhooks_client)
     environment = aiohttp_jinja2.setup(
         app,
         loader=jinja2.PackageLoader("services.auth.web", "templates"),

@@ -1,4 +1,4 @@
-"""The user Add/Edit screen's state (seed 002): what the form shows, read from the database or from a post."""
+"""The user Add/Edit screen's state: what the form shows, read from the database or from a post."""
 
 from __future__ import annotations
 

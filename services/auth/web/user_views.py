@@ -1,4 +1,4 @@
-"""The Users area (seed 002): the list, the Add screen, and the Edit screen where an admin edits a user, their
+"""The Users area: the list, the Add screen, and the Edit screen where an admin edits a user, their
 permissions and their API access ("Enable the API?", "Regenerate API Token", Save). Every change goes through the
 same domain operations, and so the same permission checks, as the JSON API."""
 
@@ -211,7 +211,7 @@ async def _apply_account_changes(
 async def _apply_api_access(
     request: web.Request, user: SignedInUser, target: dict[str, Any], changes: UserChanges
 ) -> str:
-    """Seed 002's Save: untick revokes; a regenerated token replaces the current one; a new tick enables."""
+    """Save: untick revokes; a regenerated token replaces the current one; a new tick enables."""
     ctx = request.app[CONTEXT]
     if not changes.api_enabled:
         if target["api_access_enabled"]:

@@ -1,4 +1,4 @@
-"""The panel's way to the webhooks service: its JSON API, called with the signed-in user's principal, so the
+"""The Webhooks pages' way to the webhooks service: its JSON API, called with the signed-in user's principal, so the
 webhooks service applies the same rules to a panel page as to an API call (own subscriptions; admins all)."""
 
 from __future__ import annotations

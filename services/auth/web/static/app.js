@@ -19,7 +19,7 @@
     }
   }
 
-  // Seed 002: ticking "Yes, allow this user to use the API" generates a token and shows it below the tick box.
+  // The Users area: ticking "Yes, allow this user to use the API" generates a token and shows it below the tick box.
   function enableApi(box) {
     var form = box.form;
     var tokenInput = document.getElementById("api_token");
