@@ -10,6 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 from urllib.parse import urlencode
 
+import aiohttp
 import pytest
 
 from services.auth import api_keys
@@ -125,6 +126,15 @@ async def open_developers_as_applicant(page: Any, panel: Panel, admin: dict[str,
     await signed_in(page, panel, applicant, "/panel/developers")
 
 
+async def open_dashboard(page: Any, panel: Panel, admin: dict[str, Any]) -> None:
+    await _admin_key(panel, admin)
+    async with aiohttp.ClientSession() as session:
+        for path in ("/api/keys", "/odata/Products?$top=1"):
+            async with session.get(f"{panel.gateway}{path}") as response:
+                await response.read()
+    await page.goto("/panel/")
+
+
 async def open_not_found(page: Any, panel: Panel, admin: dict[str, Any]) -> None:
     await page.goto(f"/panel/{uuid.uuid4()}")
 
@@ -140,7 +150,7 @@ PAGES: dict[str, Opener] = {
     "login": open_login,
     "oauth-consent": open_consent,
     "apiphp-access": open_apiphp_access,
-    "dashboard": plain("/panel/"),
+    "dashboard": open_dashboard,
     "api-keys": plain("/panel/api-keys"),
     "api-key-new": plain("/panel/api-keys/new"),
     "api-key-created": open_key_created,
