@@ -50,6 +50,11 @@ async def test_admin_registers_a_plugin_and_its_credentials_work(page: Any, pane
     await row.locator(f"button:has-text('Revoke {name}')").click()
     assert "revoked" in await page.inner_text(".notice")
     assert (await _token(panel, client_id, secret))[0] == 401
+    status, audit = await _api(panel, "GET", f"/api/audit?actor_user_id={admin['id']}", await panel.api_key(admin))
+    assert [entry["event"] for entry in audit["value"] if entry["credential_id"] == client_id] == [
+        "plugin.revoked",
+        "plugin.registered",
+    ]
 
 
 async def test_a_new_secret_replaces_the_old_one(page: Any, panel: Panel) -> None:

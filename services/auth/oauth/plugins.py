@@ -16,6 +16,7 @@ from services.auth.oauth.clients import OAuthClient
 from services.auth.oauth.developer_apps import AppSettings, DeveloperApps
 from services.auth.oauth.keys import OAUTH
 from services.auth.oauth.scopes import rights_of, validate_scope_list
+from services.auth.origin import audit_actor
 from services.auth.permissions import effective_permissions, parse_permissions
 from shared.errors import BadRequest, Forbidden, NotFound
 from shared.principal import Principal
@@ -141,14 +142,16 @@ class Plugins:
         granted = parse_permissions(permissions, "permissions") if permissions is not None else rights_of(("read",))
         if not granted <= actor.permissions:
             raise Forbidden("A plugin cannot be granted permissions the registering credential does not hold")
-        client_id, secret = await register_plugin(
-            conn,
-            self._apps,
-            name=name,
-            owner_username=actor.username or "",
-            permissions=sorted(granted),
-            scopes=scopes,
-        )
+        async with conn.transaction():
+            client_id, secret = await register_plugin(
+                conn,
+                self._apps,
+                name=name,
+                owner_username=actor.username or "",
+                permissions=sorted(granted),
+                scopes=scopes,
+            )
+            await _audit(conn, "plugin.registered", actor, client_id, {"name": name, "permissions": sorted(granted)})
         return PluginCredentials(client_id, secret, self.api_base_url)
 
     async def list_all(self, conn: asyncpg.Connection, actor: Principal) -> list[dict[str, Any]]:
@@ -165,10 +168,21 @@ class Plugins:
         """A new secret (a plugin host reloading a plugin gets fresh credentials this way); the old one stops."""
         self._require(actor, "update")
         client = await self._plugin(conn, client_id)
-        secret = await self._apps.rotate_secret(conn, client)
+        async with conn.transaction():
+            secret = await self._apps.rotate_secret(conn, client)
+            await _audit(conn, "plugin.secret_rotated", actor, client.client_id, {"name": client.name})
         return PluginCredentials(client.client_id, secret, self.api_base_url)
 
     async def revoke(self, conn: asyncpg.Connection, actor: Principal, client_id: str) -> None:
         """The plugin's client is deleted and every token it holds revoked (announced to the gateways)."""
         self._require(actor, "delete")
-        await self._apps.delete(conn, await self._plugin(conn, client_id))
+        client = await self._plugin(conn, client_id)
+        async with conn.transaction():
+            await self._apps.delete(conn, client)
+            await _audit(conn, "plugin.revoked", actor, client.client_id, {"name": client.name})
+
+
+async def _audit(
+    conn: asyncpg.Connection, event: str, actor: Principal, client_id: str, details: dict[str, Any]
+) -> None:
+    await auth_db.insert_audit(conn, event, credential_id=client_id, details=details, **audit_actor(actor))
