@@ -109,6 +109,14 @@ class Panel:
         )
         return created["key"]
 
+    async def client_credentials_status(self, client_id: str, secret: str, base_url: str | None = None) -> int:
+        """The status of the token endpoint's client credentials grant for this client and secret."""
+        form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{base_url or self.url}/auth/oauth/token", data=form) as response:
+                await response.read()
+                return response.status
+
     async def verify(self, body: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         """POST /internal/verify as the gateway does; a fresh client address each time, so no throttling."""
         headers = {PRINCIPAL_HEADER: sign_principal(Principal.service("gateway"), self.signing_key)}

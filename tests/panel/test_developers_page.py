@@ -6,7 +6,6 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
 import pytest
 import pytest_asyncio
 from aiohttp.test_utils import TestServer
@@ -19,14 +18,6 @@ from services.auth.oauth.keys import OAUTH
 from tests.panel.conftest import Panel, signed_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
-
-
-async def _client_credentials_status(url: str, client_id: str, secret: str) -> int:
-    form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
-    async with aiohttp.ClientSession() as session:
-        async with session.post(f"{url}/auth/oauth/token", data=form) as response:
-            await response.read()
-            return response.status
 
 
 async def _create_app(page: Any, name: str) -> tuple[str, str]:
@@ -64,7 +55,7 @@ async def test_a_request_waits_for_an_admin_who_approves_it(page: Any, panel: Pa
     await signed_in(page, panel, user, "/panel/developers")
     await page.click("text=Create New App")
     client_id, secret = await _create_app(page, "Approved developer's app")
-    assert await _client_credentials_status(panel.url, client_id, secret) == 200
+    assert await panel.client_credentials_status(client_id, secret) == 200
     assert {"apps:read", "apps:create", "apps:update", "apps:delete"} <= await _permissions(panel, user)
 
 
@@ -115,4 +106,4 @@ async def test_without_approval_the_user_is_a_developer_at_once(page: Any, panel
     await page.click("button:has-text('Create a Developer Account')")
     assert page.url.endswith("/panel/apps/new")
     client_id, secret = await _create_app(page, "Instant developer's app")
-    assert await _client_credentials_status(open_signup, client_id, secret) == 200
+    assert await panel.client_credentials_status(client_id, secret, open_signup) == 200
