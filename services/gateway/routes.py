@@ -138,6 +138,7 @@ ROUTES: tuple[RouteRule, ...] = (
     protected("GET", "/api/audit", "auth"),
     protected(ANY, "/api/apps/**", "auth"),
     protected(ANY, "/api/authorizations/**", "auth"),
+    protected(ANY, "/api/plugins/**", "auth"),
     # OAuth authorize/token/revoke/introspect, login and consent pages, the control panel (its own session
     # cookie), key set and server metadata: public at the gateway, cookies and Authorization pass through. Never
     # cross-origin (cors.NEVER_CROSS_ORIGIN).

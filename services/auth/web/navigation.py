@@ -28,6 +28,11 @@ def sections(user: SignedInUser) -> list[Section]:
         found.append(Section("Users", "/panel/users", "Users, their permissions and their API access."))
     if user.can("apps", "read"):
         found.append(Section("Developer Apps", "/panel/apps", "OAuth applications: Client ID and Client Secret."))
+    found.append(Section("Developers", "/panel/developers", "Create a Developer Account to build OAuth apps."))
+    if user.can("plugins", "read"):
+        found.append(Section("Plugins", "/panel/plugins", "Plugins and the credentials a plugin host injects."))
+    if user.principal.is_admin:
+        found.append(Section("Audit Log", "/panel/audit", "Who did what to which credential, when and from where."))
     found.append(
         Section("Authorized Apps", "/panel/authorized-apps", "Applications and api.php tokens using your account.")
     )

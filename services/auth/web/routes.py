@@ -8,9 +8,11 @@ operations, so the same permissions, as the JSON API).
 | GET /auth/authorizations, POST .../revoke        | a signed-in session (one's own authorizations)             |
 | GET, POST /api.php/auth                          | public: sign-in (redirect), then the access request page   |
 | GET  /panel/static/{name}                        | public: the stylesheet and the script                      |
-| GET  /panel/                                     | a signed-in session                                        |
+| GET  /panel/ (the dashboard)                     | a signed-in session (keys: api_keys:read; imports:         |
+|                                                  | imports:read, checked by the importer; health: admin)      |
 | GET  /panel/api-keys (?all=true: admin)          | api_keys:read                                              |
-| GET  /panel/api-keys/new, POST /panel/api-keys   | api_keys:create                                            |
+| GET  /panel/api-keys/new, POST /panel/api-keys   | api_keys:create (a scope only within one's permissions)    |
+| GET, POST /panel/api-keys/{id}/rotate            | api_keys:create (own keys; any key: admin)                 |
 | POST /panel/api-keys/{id}/revoke                 | api_keys:delete (own keys; any key: admin)                 |
 | GET  /panel/users                                | users:read                                                 |
 | GET  /panel/users/new, POST /panel/users         | users:create (an admin user: admin; only permissions held) |
@@ -38,6 +40,12 @@ operations, so the same permissions, as the JSON API).
 | POST /panel/webhooks/{id}, .../rotate-secret     | webhooks:update                                            |
 | POST .../deliveries/{delivery_id}/resend         | webhooks:update                                            |
 | POST /panel/webhooks/{id}/delete                 | webhooks:delete                                            |
+| GET  /panel/audit                                | admin                                                      |
+| GET, POST /panel/developers                      | a signed-in session (requests listed to admins)            |
+| POST /panel/developers/{user_id}/approve, decline| admin                                                      |
+| GET  /panel/plugins, POST /panel/plugins         | plugins:read, plugins:create (registering: an admin user)  |
+| POST /panel/plugins/{client_id}/secret/rotate    | plugins:update                                             |
+| POST /panel/plugins/{client_id}/revoke           | plugins:delete                                             |
 | GET  /panel/... anything else                    | a signed-in session (an HTML 404 page)                     |
 Every POST carries the session's CSRF token.
 """
@@ -49,7 +57,9 @@ from aiohttp import web
 from services.auth.web import (
     apiphp_views,
     app_views,
+    audit_views,
     authorized_app_views,
+    developer_views,
     home_views,
     import_views,
     key_views,
@@ -57,6 +67,7 @@ from services.auth.web import (
     mapper_views,
     oauth_views,
     password_views,
+    plugin_views,
     user_views,
     webhook_views,
 )
@@ -85,6 +96,8 @@ def add_page_routes(app: web.Application) -> None:
             web.get("/panel/api-keys", key_views.list_keys),
             web.post("/panel/api-keys", key_views.create_key),
             web.get("/panel/api-keys/new", key_views.new_key),
+            web.get("/panel/api-keys/{id}/rotate", key_views.rotate_form),
+            web.post("/panel/api-keys/{id}/rotate", key_views.rotate_key),
             web.post("/panel/api-keys/{id}/revoke", key_views.revoke_key),
             web.get("/panel/users", user_views.list_users),
             web.post("/panel/users", user_views.create_user),
@@ -129,6 +142,15 @@ def add_page_routes(app: web.Application) -> None:
             web.post("/panel/webhooks/{id}/rotate-secret", webhook_views.rotate_secret),
             web.get("/panel/webhooks/{id}/deliveries", webhook_views.deliveries),
             web.post("/panel/webhooks/{id}/deliveries/{delivery_id}/resend", webhook_views.resend),
+            web.get("/panel/audit", audit_views.audit_log),
+            web.get("/panel/developers", developer_views.developers_page),
+            web.post("/panel/developers", developer_views.request_account),
+            web.post("/panel/developers/{user_id}/approve", developer_views.approve),
+            web.post("/panel/developers/{user_id}/decline", developer_views.decline),
+            web.get("/panel/plugins", plugin_views.list_plugins),
+            web.post("/panel/plugins", plugin_views.register_plugin),
+            web.post("/panel/plugins/{client_id}/secret/rotate", plugin_views.rotate_secret),
+            web.post("/panel/plugins/{client_id}/revoke", plugin_views.revoke_plugin),
             web.get("/panel/{tail:.*}", home_views.not_found),
         ]
     )

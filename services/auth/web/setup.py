@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterator
 
+import aiohttp
 import aiohttp_jinja2
 import jinja2
 from aiohttp import web
@@ -11,8 +12,9 @@ from aiohttp import web
 from services.auth.apiphp.keys import APIPHP_TOKENS
 from services.auth.keys import CONFIG
 from services.auth.oauth.keys import OAUTH
+from services.auth.platform import CALL_TIMEOUT_SECONDS, PlatformClient
 from services.auth.web.importer_api import ImporterApi
-from services.auth.web.keys import IMPORTER, STATIC
+from services.auth.web.keys import IMPORTER, PLATFORM, STATIC
 from services.auth.web.rendering import moment
 from services.auth.web.routes import add_page_routes
 from services.auth.web.static import StaticFiles
@@ -39,6 +41,7 @@ def setup_web(app: web.Application) -> None:
     )
     environment.globals["static_url"] = static.url
     environment.filters["moment"] = moment
+    app.cleanup_ctx.append(platform_client)
     add_page_routes(app)
 
 
@@ -47,3 +50,16 @@ async def importer_client(app: web.Application) -> AsyncIterator[None]:
     await app[IMPORTER].open()
     yield
     await app[IMPORTER].close()
+
+
+async def platform_client(app: web.Application) -> AsyncIterator[None]:
+    """The dashboard's HTTP client for the other services: short timeouts, so a service that is down costs the page
+    two seconds at most."""
+    config = app[CONFIG]
+    timeout = aiohttp.ClientTimeout(total=CALL_TIMEOUT_SECONDS)
+    async with aiohttp.ClientSession(timeout=timeout) as session:
+        services = {"gateway": config.gateway_url, "odata": config.odata_url, "importer": config.importer_url}
+        app[PLATFORM] = PlatformClient(
+            session, services, config.gateway_metrics_url, config.importer_url, config.common.signing_key.bytes
+        )
+        yield
