@@ -380,11 +380,17 @@ async def audit_entries(
     before_id: int | None,
     subject_user_id: int | None,
     event: str | None,
+    *,
+    actor_user_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[dict[str, Any]]:
     if not actor.is_admin:
         raise Forbidden("Only an admin may read the audit log")
     async with ctx.pool.acquire() as conn:
-        rows = await db.list_audit(conn, limit, before_id, subject_user_id, event)
+        rows = await db.list_audit(
+            conn, limit, before_id, subject_user_id, event, actor_user_id=actor_user_id, since=since, until=until
+        )
     return [
         {
             "id": row["id"],
@@ -393,6 +399,7 @@ async def audit_entries(
             "actor_user_id": row["actor_user_id"],
             "actor": row["actor"],
             "subject_user_id": row["subject_user_id"],
+            "subject": row["subject"],
             "credential_id": row["credential_id"],
             "client_ip": row["client_ip"],
             "details": _json(row["details"]),

@@ -142,6 +142,12 @@ async def _own_key(conn: asyncpg.Connection, actor: Principal, key_id: uuid.UUID
     return row
 
 
+async def get_key(ctx: AuthContext, actor: Principal, key_id: uuid.UUID) -> dict[str, Any]:
+    actor.require("api_keys", "read")
+    async with ctx.pool.acquire() as conn:
+        return key_view(await _own_key(conn, actor, key_id))
+
+
 async def revoke_key(ctx: AuthContext, actor: Principal, key_id: uuid.UUID) -> dict[str, Any]:
     actor.require("api_keys", "delete")
     async with ctx.pool.acquire() as conn:

@@ -11,11 +11,11 @@ from services.auth.crypto import CredentialHasher, TokenCipher
 from services.auth.keys import CIPHER, CONFIG, COUNTERS, HASHER, POOL, THROTTLE, USAGE, VERIFIER
 from services.auth.oauth.setup import setup_oauth
 from services.auth.outbox import announce_before_answering
-from services.auth.panel.setup import setup_panel
 from services.auth.routes import add_routes
 from services.auth.throttle import FailedAttemptThrottle
 from services.auth.usage import UsageRecorder
 from services.auth.verification import Verifier
+from services.auth.web.setup import setup_web
 from shared.counters import Counters
 from shared.errors import error_middleware
 from shared.health import add_health_routes
@@ -49,7 +49,7 @@ def create_app(config: Config) -> web.Application:
     add_routes(app)
     # After the cleanup contexts above: OAuth uses the pool and the bus they open.
     setup_oauth(app, config, config.oauth, app[COUNTERS])
-    # Both sign users in with the OAuth session store, so they come after it.
+    # api.php and the pages sign users in with the OAuth session store, so they come after it.
     setup_apiphp(app)
-    setup_panel(app)
+    setup_web(app)
     return app

@@ -21,6 +21,16 @@ REDIS_URL            Redis that every replica counts failed logins and credentia
 APIPHP_TOKEN_TTL     lifetime of api.php access tokens in seconds (default: 0, never expire, as Webasyst's)
 WEBHOOKS_URL         base URL of the webhooks service, whose API the control panel's Webhooks pages call
                      (default: http://127.0.0.1:8084)
+DEVELOPER_SIGNUP     approval or open: whether a user's "Create a Developer Account" waits for an admin's approval
+                     on the control panel, or grants the developer permissions at once (default: approval)
+API_BASE_URL         the gateway's public URL, handed to plugins as API_BASE_URL (default: OAUTH_ISSUER)
+GATEWAY_URL          base URL of the gateway, whose /readyz the dashboard reads (default: http://127.0.0.1:8080)
+GATEWAY_METRICS_URL  base URL of the gateway's metrics listener (its METRICS_HOST:METRICS_PORT), whose /metrics
+                     the dashboard reads for the request rates (default: http://127.0.0.1:9080)
+ODATA_URL            base URL of the odata service, whose /readyz the dashboard reads (default: http://127.0.0.1:8082)
+IMPORTER_URL         base URL of the importer service, which the control panel's Imports and Mappers pages call
+                     with the signed-in user's principal, and whose /readyz and the user's recent imports the
+                     dashboard reads (default: http://127.0.0.1:8083)
 
 OAuth 2.0 settings (OAUTH_ISSUER, OAUTH_AUDIENCE, OAUTH_ACCESS_TOKEN_TTL, ...) are listed in
 services/auth/oauth/config.py.
@@ -34,6 +44,7 @@ from dataclasses import dataclass
 from services.auth.oauth.config import OAuthConfig
 from shared.config import (
     CommonConfig,
+    ConfigError,
     Secret,
     read_database_url,
     read_float,
@@ -44,6 +55,8 @@ from shared.config import (
 )
 
 DEFAULT_PORT = 8081
+DEFAULT_IMPORTER_URL = "http://127.0.0.1:8083"
+DEVELOPER_SIGNUP_MODES = ("approval", "open")
 
 
 @dataclass(frozen=True)
@@ -58,9 +71,23 @@ class Config:
     redis_url: Secret | None = None
     apiphp_token_ttl: int = 0
     webhooks_url: str = "http://127.0.0.1:8084"
+    importer_url: str = DEFAULT_IMPORTER_URL
+    developer_signup: str = "approval"
+    api_base_url: str = "http://127.0.0.1:8080"
+    gateway_url: str = "http://127.0.0.1:8080"
+    gateway_metrics_url: str = "http://127.0.0.1:9080"
+    odata_url: str = "http://127.0.0.1:8082"
+
+    @property
+    def developers_need_approval(self) -> bool:
+        return self.developer_signup == "approval"
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str]) -> Config:
+        oauth = OAuthConfig.from_env(environ)
+        signup = environ.get("DEVELOPER_SIGNUP", "approval").strip().lower() or "approval"
+        if signup not in DEVELOPER_SIGNUP_MODES:
+            raise ConfigError(f"DEVELOPER_SIGNUP must be one of {', '.join(DEVELOPER_SIGNUP_MODES)}")
         return cls(
             common=CommonConfig.from_env(environ, DEFAULT_PORT, service="auth"),
             database_url=read_database_url(environ),
@@ -68,10 +95,18 @@ class Config:
             secret_pepper=read_secret(environ, "SECRET_PEPPER"),
             encryption_key=read_secret(environ, "ENCRYPTION_KEY"),
             verify_cache_ttl=read_int(environ, "VERIFY_CACHE_TTL", 60, 0, 86_400),
-            oauth=OAuthConfig.from_env(environ),
+            oauth=oauth,
             redis_url=read_redis_url(environ),
             apiphp_token_ttl=read_int(environ, "APIPHP_TOKEN_TTL", 0, 0, 3650 * 86_400),
             webhooks_url=read_url(environ, "WEBHOOKS_URL", ("http", "https"), "http://127.0.0.1:8084"),
+            importer_url=read_url(environ, "IMPORTER_URL", ("http", "https"), DEFAULT_IMPORTER_URL).rstrip("/"),
+            developer_signup=signup,
+            api_base_url=read_url(environ, "API_BASE_URL", ("http", "https"), oauth.issuer),
+            gateway_url=read_url(environ, "GATEWAY_URL", ("http", "https"), "http://127.0.0.1:8080").rstrip("/"),
+            gateway_metrics_url=read_url(
+                environ, "GATEWAY_METRICS_URL", ("http", "https"), "http://127.0.0.1:9080"
+            ).rstrip("/"),
+            odata_url=read_url(environ, "ODATA_URL", ("http", "https"), "http://127.0.0.1:8082").rstrip("/"),
         )
 
     def __repr__(self) -> str:

@@ -339,19 +339,35 @@ async def insert_audit(
 
 
 async def list_audit(
-    conn: asyncpg.Connection, limit: int, before_id: int | None, subject_user_id: int | None, event: str | None
+    conn: asyncpg.Connection,
+    limit: int,
+    before_id: int | None,
+    subject_user_id: int | None,
+    event: str | None,
+    *,
+    actor_user_id: int | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
 ) -> list[asyncpg.Record]:
+    """Newest first; the next page starts before the last id of this one."""
     return await conn.fetch(
-        """SELECT id, occurred_at, event, actor_user_id, actor, subject_user_id, credential_id, client_ip, details
-           FROM auth.audit_log
-           WHERE ($1::bigint IS NULL OR id < $1)
-             AND ($2::bigint IS NULL OR subject_user_id = $2)
-             AND ($3::text IS NULL OR event = $3)
-           ORDER BY id DESC LIMIT $4""",
+        """SELECT a.id, a.occurred_at, a.event, a.actor_user_id, a.actor, a.subject_user_id, s.username AS subject,
+                  a.credential_id, a.client_ip, a.details
+           FROM auth.audit_log a LEFT JOIN auth.users s ON s.id = a.subject_user_id
+           WHERE ($1::bigint IS NULL OR a.id < $1)
+             AND ($2::bigint IS NULL OR a.subject_user_id = $2)
+             AND ($3::text IS NULL OR a.event = $3)
+             AND ($5::bigint IS NULL OR a.actor_user_id = $5)
+             AND ($6::timestamptz IS NULL OR a.occurred_at >= $6)
+             AND ($7::timestamptz IS NULL OR a.occurred_at < $7)
+           ORDER BY a.id DESC LIMIT $4""",
         before_id,
         subject_user_id,
         event,
         limit,
+        actor_user_id,
+        since,
+        until,
     )
 
 
@@ -370,3 +386,46 @@ REVOCATION_OUTBOX = OutboxTable(
 
 async def insert_outbox_event(conn: asyncpg.Connection, event: CredentialRevoked | PlatformEvent) -> int:
     return await outbox.write(conn, REVOCATION_OUTBOX, event)
+
+
+# --- developer accounts ----------------------------------------------------------------------------------------
+
+
+async def get_developer_request(conn: asyncpg.Connection, user_id: int) -> asyncpg.Record | None:
+    return await conn.fetchrow(
+        "SELECT user_id, reason, requested_at, status, decided_at FROM auth.developer_requests WHERE user_id = $1",
+        user_id,
+    )
+
+
+async def put_developer_request(conn: asyncpg.Connection, user_id: int, reason: str, status: str) -> None:
+    """A new request, or a declined one asked again."""
+    await conn.execute(
+        """INSERT INTO auth.developer_requests (user_id, reason, status) VALUES ($1, $2, $3)
+           ON CONFLICT (user_id) DO UPDATE SET reason = EXCLUDED.reason, status = EXCLUDED.status,
+               requested_at = now(), decided_at = NULL, decided_by = NULL""",
+        user_id,
+        reason,
+        status,
+    )
+
+
+async def decide_developer_request(conn: asyncpg.Connection, user_id: int, status: str, decided_by: int | None) -> bool:
+    """Only a pending request is decided; False when there is none."""
+    result = await conn.execute(
+        """UPDATE auth.developer_requests SET status = $2, decided_at = now(), decided_by = $3
+           WHERE user_id = $1 AND status = 'pending'""",
+        user_id,
+        status,
+        decided_by,
+    )
+    return result == "UPDATE 1"
+
+
+async def list_pending_developer_requests(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        """SELECT r.user_id, u.username, u.email, r.reason, r.requested_at
+           FROM auth.developer_requests r JOIN auth.users u ON u.id = r.user_id
+           WHERE r.status = 'pending' ORDER BY r.requested_at LIMIT $1""",
+        limit,
+    )

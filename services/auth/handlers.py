@@ -58,5 +58,16 @@ async def audit(request: web.Request) -> web.Response:
     before = inputs.integer(query["before"], "before", 1, 2**62) if "before" in query else None
     user_id = inputs.integer(query["user_id"], "user_id", 1, 2**62) if "user_id" in query else None
     event = inputs.text(dict(query), "event", MAX_EVENT_NAME, required=False)
-    entries = await accounts.audit_entries(request.app[CONTEXT], principal, limit, before, user_id, event)
+    actor_id = inputs.integer(query["actor_user_id"], "actor_user_id", 1, 2**62) if "actor_user_id" in query else None
+    entries = await accounts.audit_entries(
+        request.app[CONTEXT],
+        principal,
+        limit,
+        before,
+        user_id,
+        event,
+        actor_user_id=actor_id,
+        since=inputs.moment(query.get("since"), "since"),
+        until=inputs.moment(query.get("until"), "until"),
+    )
     return web.json_response({"value": entries})

@@ -102,5 +102,18 @@ def expiry(value: Any, name: str = "expires_at", now: datetime | None = None) ->
     return moment
 
 
+def moment(value: str | None, name: str) -> datetime | None:
+    """An ISO 8601 date (midnight UTC) or date-time (UTC when no offset), for filters; None when absent."""
+    if value is None or value == "":
+        return None
+    if len(value) > 40:
+        raise BadRequest(f"{name} must be an ISO 8601 date or date-time", target=name)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise BadRequest(f"{name} must be an ISO 8601 date or date-time", target=name) from None
+    return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
+
+
 def iso(moment: datetime | None) -> str | None:
     return moment.isoformat() if moment is not None else None

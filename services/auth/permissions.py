@@ -17,11 +17,12 @@ RESOURCES = (
     "users",
     "api_keys",
     "apps",
+    "plugins",
 )
 ACTIONS = ("read", "create", "update", "delete")
 ALL_PERMISSIONS = frozenset(f"{resource}:{action}" for resource in RESOURCES for action in ACTIONS)
 # Who may do what and with which credentials: a third-party app's token never reaches these, whatever its scopes.
-MANAGEMENT_RESOURCES = ("users", "api_keys", "apps")
+MANAGEMENT_RESOURCES = ("users", "api_keys", "apps", "plugins")
 DATA_RESOURCES = tuple(resource for resource in RESOURCES if resource not in MANAGEMENT_RESOURCES)
 MANAGEMENT_PERMISSIONS = frozenset(f"{resource}:{action}" for resource in MANAGEMENT_RESOURCES for action in ACTIONS)
 MAX_PERMISSIONS_IN_REQUEST = len(ALL_PERMISSIONS)

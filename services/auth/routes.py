@@ -19,6 +19,10 @@
 | POST /api/keys/{id}/revoke                      | api_keys:delete (own keys; any key: admin)                   |
 | POST /api/keys/{id}/rotate                      | api_keys:create (own keys; any key: admin)                   |
 | GET  /api/audit                                 | admin                                                        |
+| GET  /api/plugins                               | plugins:read                                                 |
+| POST /api/plugins                               | plugins:create, an admin user (grants only what one holds)   |
+| POST /api/plugins/{client_id}/secret/rotate     | plugins:update                                               |
+| POST /api/plugins/{client_id}/revoke, DELETE    | plugins:delete                                               |
 Every route but /internal/verify and GET /api/me also refuses a third-party app's token (OAuth, api.php): apps act
 on data, never on users or credentials.
 """
@@ -27,7 +31,7 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.auth import handlers, key_handlers, user_handlers
+from services.auth import handlers, key_handlers, plugin_handlers, user_handlers
 
 
 def add_routes(app: web.Application) -> None:
@@ -52,5 +56,10 @@ def add_routes(app: web.Application) -> None:
             web.post("/api/keys", key_handlers.create_key),
             web.post("/api/keys/{id}/revoke", key_handlers.revoke_key),
             web.post("/api/keys/{id}/rotate", key_handlers.rotate_key),
+            web.get("/api/plugins", plugin_handlers.list_plugins),
+            web.post("/api/plugins", plugin_handlers.register_plugin),
+            web.post("/api/plugins/{client_id}/secret/rotate", plugin_handlers.rotate_secret),
+            web.post("/api/plugins/{client_id}/revoke", plugin_handlers.revoke_plugin),
+            web.delete("/api/plugins/{client_id}", plugin_handlers.revoke_plugin),
         ]
     )

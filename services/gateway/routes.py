@@ -117,6 +117,7 @@ ROUTES: tuple[RouteRule, ...] = (
     protected("POST", "/api/imports/{id}/cancel", "importer", ("imports", "create")),
     protected("GET", "/api/mappers", "importer", ("mappers", "read")),
     protected("POST", "/api/mappers", "importer", ("mappers", "create")),
+    protected("POST", "/api/mappers/preview", "importer", ("mappers", "read")),
     protected("GET", "/api/mappers/{id}", "importer", ("mappers", "read")),
     protected("PUT", "/api/mappers/{id}", "importer", ("mappers", "update")),
     protected("DELETE", "/api/mappers/{id}", "importer", ("mappers", "delete")),
@@ -137,6 +138,7 @@ ROUTES: tuple[RouteRule, ...] = (
     protected("GET", "/api/audit", "auth"),
     protected(ANY, "/api/apps/**", "auth"),
     protected(ANY, "/api/authorizations/**", "auth"),
+    protected(ANY, "/api/plugins/**", "auth"),
     # OAuth authorize/token/revoke/introspect, login and consent pages, the control panel (its own session
     # cookie), key set and server metadata: public at the gateway, cookies and Authorization pass through. Never
     # cross-origin (cors.NEVER_CROSS_ORIGIN).

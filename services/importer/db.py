@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 import asyncpg
@@ -16,6 +18,7 @@ from shared.platform_events import ImportCompleted, ImportFailed, ProductsCreate
 
 SCHEMA = "importer"
 TERMINAL = ("completed", "failed", "cancelled")
+STATUSES = ("queued", "running", *TERMINAL)
 # A job's times are PostgreSQL's clock_timestamp(), the one clock every replica shares. Not now(): that is the start
 # of the writing transaction, and a job's outcome is written in a transaction that began before it was marked running.
 # The jobs' messages, written with the job in the upload's transaction (shared/outbox.py).
@@ -28,7 +31,8 @@ EVENT_OUTBOX = OutboxTable(
     others=(ImportCompleted, ImportFailed, ProductsCreated, ProductsUpdated),
 )
 _JOB_COLUMNS = """id, entity, mapper_id, mapper_definition, status, policy, file_name, size_bytes, rows_total,
-    rows_done, imported, updated, failed, attempts, error, requested_by, created_at, started_at, finished_at"""
+    rows_done, lines_total, lines_done, imported, updated, failed, attempts, error, requested_by, created_at,
+    started_at, finished_at"""
 
 
 async def init_connection(conn: asyncpg.Connection) -> None:
@@ -129,11 +133,12 @@ async def insert_job(
     file_name: str,
     size_bytes: int,
     requested_by: str,
+    lines_total: int | None = None,
 ) -> asyncpg.Record:
     row = await conn.fetchrow(
         f"""INSERT INTO importer.jobs (id, entity, mapper_id, mapper_definition, policy, file_name, size_bytes,
-                                       requested_by, created_at)
-            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, clock_timestamp()) RETURNING {_JOB_COLUMNS}""",
+                                       requested_by, lines_total, created_at)
+            VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, clock_timestamp()) RETURNING {_JOB_COLUMNS}""",
         job_id,
         entity,
         mapper_id,
@@ -142,6 +147,7 @@ async def insert_job(
         file_name,
         size_bytes,
         requested_by,
+        lines_total,
     )
     assert row is not None
     return row
@@ -151,11 +157,29 @@ async def get_job(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID) ->
     return await conn.fetchrow(f"SELECT {_JOB_COLUMNS} FROM importer.jobs WHERE id = $1", job_id)
 
 
-async def list_jobs(conn: asyncpg.Connection, requested_by: str | None, limit: int) -> list[asyncpg.Record]:
+@dataclass(frozen=True)
+class JobFilter:
+    """Which jobs a list shows; None means any."""
+
+    requested_by: str | None = None
+    status: str | None = None
+    entity: str | None = None
+    since: datetime | None = None
+    until: datetime | None = None
+
+
+async def list_jobs(conn: asyncpg.Connection, where: JobFilter, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(
-        f"""SELECT {_JOB_COLUMNS} FROM importer.jobs WHERE ($1::text IS NULL OR requested_by = $1)
-            ORDER BY created_at DESC, id LIMIT $2""",
-        requested_by,
+        f"""SELECT {_JOB_COLUMNS} FROM importer.jobs
+            WHERE ($1::text IS NULL OR requested_by = $1) AND ($2::text IS NULL OR status = $2)
+              AND ($3::text IS NULL OR entity = $3) AND ($4::timestamptz IS NULL OR created_at >= $4)
+              AND ($5::timestamptz IS NULL OR created_at < $5)
+            ORDER BY created_at DESC, id LIMIT $6""",
+        where.requested_by,
+        where.status,
+        where.entity,
+        where.since,
+        where.until,
         limit,
     )
 
@@ -201,7 +225,7 @@ async def lock_job(conn: asyncpg.Connection, job_id: uuid.UUID) -> None:
 async def mark_running(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID) -> bool:
     status = await conn.execute(
         """UPDATE importer.jobs SET status = 'running', started_at = coalesce(started_at, clock_timestamp()),
-               attempts = attempts + 1, rows_done = 0
+               attempts = attempts + 1, rows_done = 0, lines_done = 0
            WHERE id = $1 AND status IN ('queued', 'running')""",
         job_id,
     )
@@ -212,10 +236,15 @@ async def job_status(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID)
     return await conn.fetchval("SELECT status FROM importer.jobs WHERE id = $1", job_id)
 
 
-async def record_progress(conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID, rows_done: int) -> bool:
+async def record_progress(
+    conn: asyncpg.Connection | asyncpg.Pool, job_id: uuid.UUID, rows_done: int, lines_done: int
+) -> bool:
     """False when the job is no longer running (cancelled meanwhile)."""
     status = await conn.execute(
-        "UPDATE importer.jobs SET rows_done = $2 WHERE id = $1 AND status = 'running'", job_id, rows_done
+        "UPDATE importer.jobs SET rows_done = $2, lines_done = $3 WHERE id = $1 AND status = 'running'",
+        job_id,
+        rows_done,
+        lines_done,
     )
     return status == "UPDATE 1"
 

@@ -5,13 +5,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import uuid
+from datetime import UTC, datetime
 from typing import Any
 
 from aiohttp import web
 
-from services.importer import announcing, db, idempotency
+from services.importer import announcing, db, idempotency, preview
 from services.importer.keys import CONFIG, OUTBOX, POOL, UPLOAD_SLOTS, WAITERS
 from services.importer.mapper_inputs import check_mapper_id, new_mapper_id, read_mapper_input, require_entity
+from services.importer.mappers import parse_definition
 from services.importer.uploads import UploadDeadlineExceeded, open_form, receive_upload
 from services.importer.views import job_view, mapper_view, status_url
 from services.importer.waiting import stream_until_end, wait_for_end
@@ -160,6 +162,7 @@ async def _receive_import(request: web.Request, principal: Principal, key: str |
             policy=policy,
             file_name=upload.file_name,
             size_bytes=upload.size,
+            lines_total=upload.lines,
             requested_by=requester(principal),
         )
         request_message = ImportJobRequested(job_id=str(job_id), entity=entity.name, mapper_id=mapper["id"])
@@ -226,12 +229,37 @@ async def _visible_job(request: web.Request, principal: Principal, job_id: uuid.
         raise NotFound("No such import job")
 
 
+def _moment(request: web.Request, name: str) -> datetime | None:
+    raw = request.query.get(name)
+    if raw is None or raw == "":
+        return None
+    try:
+        moment = datetime.fromisoformat(raw[:40])
+    except ValueError:
+        raise BadRequest(f"{name} must be a date or time in ISO 8601, e.g. 2026-01-31T12:00:00Z", target=name) from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _job_filter(request: web.Request, principal: Principal) -> db.JobFilter:
+    status = request.query.get("status") or None
+    if status is not None and status not in db.STATUSES:
+        raise BadRequest(f"status must be one of {', '.join(db.STATUSES)}", target="status")
+    entity = request.query.get("entity") or None
+    return db.JobFilter(
+        requested_by=None if principal.is_admin else requester(principal),
+        status=status,
+        entity=require_entity(entity).name if entity is not None else None,
+        since=_moment(request, "since"),
+        until=_moment(request, "until"),
+    )
+
+
 async def list_imports(request: web.Request) -> web.Response:
     principal = _principal(request)
     principal.require("imports", "read")
-    owner = None if principal.is_admin else requester(principal)
+    where = _job_filter(request, principal)
     async with request.app[POOL].acquire() as conn:
-        jobs = await db.list_jobs(conn, owner, _limit(request))
+        jobs = await db.list_jobs(conn, where, _limit(request))
     return web.json_response({"value": [job_view(job) for job in jobs]})
 
 
@@ -282,6 +310,17 @@ async def create_mapper(request: web.Request) -> web.Response:
             conn, mapper_id, given.entity.name, given.name, given.definition, requester(principal)
         )
     return web.json_response(mapper_view(mapper), status=201, headers={"Location": f"/api/mappers/{mapper_id}"})
+
+
+async def preview_mapper(request: web.Request) -> web.Response:
+    """A mapper tried on a sample before it is saved: nothing is written, so mappers:read suffices."""
+    _principal(request).require("mappers", "read")
+    body = await _json_body(request)
+    if not isinstance(body, dict) or not isinstance(body.get("sample"), str):
+        raise BadRequest("The body must be a JSON object with entity, definition and sample (CSV text)")
+    given = read_mapper_input({name: value for name, value in body.items() if name != "sample"})
+    tried = await preview.preview_mapper(parse_definition(given.entity, given.definition), body["sample"])
+    return web.json_response({"entity": given.entity.name, **tried.to_dict()})
 
 
 async def get_mapper(request: web.Request) -> web.Response:

@@ -164,6 +164,7 @@ async def _import(
             ) as batches,
         ):
             async for batch in batches:
+                lines_done = batch[-1].line
                 if layout is None:
                     layout, batch = _header_layout(definition, batch)
                 if writer is None:
@@ -173,7 +174,7 @@ async def _import(
                 rows_total += len(batch)
                 if not (all_or_nothing and errors.total):  # once a row failed, all-or-nothing writes nothing
                     await writer.write(rows)
-                await _between_batches(pool, job_id, rows_total, progress)
+                await _between_batches(pool, job_id, rows_total, lines_done, progress)
             if writer is not None:
                 await writer.drain()
     except CsvFormatError as error:
@@ -188,9 +189,11 @@ async def _import(
     return await _complete(conn, job, errors, rows_total, writer)
 
 
-async def _between_batches(pool: asyncpg.Pool, job_id: uuid.UUID, rows_done: int, progress: Progress) -> None:
+async def _between_batches(
+    pool: asyncpg.Pool, job_id: uuid.UUID, rows_done: int, lines_done: int, progress: Progress
+) -> None:
     # Outside the job's transaction, so readers see progress and the worker sees a cancellation at once.
-    if not await db.record_progress(pool, job_id, rows_done):
+    if not await db.record_progress(pool, job_id, rows_done, lines_done):
         raise JobCancelled()
     await progress(rows_done)
 

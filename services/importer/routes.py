@@ -12,6 +12,7 @@ def add_routes(app: web.Application) -> None:
     app.router.add_post("/api/imports/{job_id}/cancel", handlers.cancel_import)
     app.router.add_get("/api/mappers", handlers.list_mappers)
     app.router.add_post("/api/mappers", handlers.create_mapper)
+    app.router.add_post("/api/mappers/preview", handlers.preview_mapper)
     app.router.add_get("/api/mappers/{mapper_id}", handlers.get_mapper)
     app.router.add_put("/api/mappers/{mapper_id}", handlers.update_mapper)
     app.router.add_delete("/api/mappers/{mapper_id}", handlers.delete_mapper)

@@ -88,6 +88,7 @@ class UploadSlots:
 @dataclass
 class Upload:
     size: int = 0
+    lines: int = 0
     file_name: str = ""
     has_file: bool = False
     fields: dict[str, str] = field(default_factory=dict)
@@ -132,12 +133,15 @@ async def _store_file(
         if upload.size > max_bytes:
             raise too_large(max_bytes)
         buffer += chunk
+        upload.lines += chunk.count(b"\n")
         if len(buffer) >= CHUNK_BYTES:
             await db.insert_chunk(conn, job_id, seq, bytes(buffer))
             seq += 1
             buffer.clear()
     if buffer:
         await db.insert_chunk(conn, job_id, seq, bytes(buffer))
+        if not buffer.endswith(b"\n"):
+            upload.lines += 1  # the last line has no line break
 
 
 async def receive_upload(

@@ -12,7 +12,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-FIRST_PARTY = {"services", "shared", "tests"}
+FIRST_PARTY = {"services", "shared", "tests", "examples"}
 RUNTIME_LOCK = ROOT / "deploy" / "requirements.lock"
 DEV_LOCK = ROOT / "deploy" / "requirements-dev.lock"
 

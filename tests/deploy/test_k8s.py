@@ -454,6 +454,7 @@ UPSTREAMS = [
     ("gateway", "IMPORTER_URL"),
     ("gateway", "WEBHOOKS_URL"),
     ("webhooks", "AUTH_URL"),
+    ("auth", "IMPORTER_URL"),
 ]
 
 

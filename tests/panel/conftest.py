@@ -1,12 +1,16 @@
-"""Fixtures for the control panel: the auth app with the OAuth server and the panel, served on a free port, and a
-real Chromium driven by Playwright: one server and one browser for the package's tests, a fresh browser context (so
-fresh cookies) per test."""
+"""Fixtures for the control panel: the auth service with its pages, and beside it the real gateway, odata and importer
+services (the dashboard reads their health and the user's imports; API calls that prove a page's effect go through
+the gateway), each on a free port; and a real Chromium driven by Playwright: one platform and one browser for the
+package's tests, a fresh browser context (so fresh cookies) per test. Screenshots go to var/screenshots/."""
 
 from __future__ import annotations
 
 import secrets
+import shutil
+import socket
+import subprocess
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -22,8 +26,15 @@ from services.auth.config import Config
 from services.auth.context import AuthContext, operator_principal
 from services.auth.keys import CONTEXT
 from services.auth.oauth.keys import OAUTH
-from services.auth.oauth.web_forms import SESSION_COOKIE
 from services.auth.passwords import hash_password
+from services.auth.web.session_cookie import SESSION_COOKIE
+from services.gateway.app import create_app as create_gateway
+from services.gateway.config import Config as GatewayConfig
+from services.importer.app import create_app as create_importer
+from services.importer.config import Config as ImporterConfig
+from services.odata.app import create_app as create_odata
+from services.odata.config import Config as OdataConfig
+from shared.metrics import METRICS, create_metrics_app
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 from shared.verification import VerifyRequest
 from tests.conftest import SERVICE_SECRET_ENV, RevocationTap, open_revocation_tap
@@ -38,6 +49,12 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 PASSWORD = "correct horse battery staple"
+ROOT = Path(__file__).resolve().parents[2]
+SCREENSHOTS = ROOT / "var" / "screenshots"
+AXE_FOLDER = Path(__file__).resolve().parent
+AXE_SCRIPT = AXE_FOLDER / "node_modules" / "axe-core" / "axe.min.js"
+LAPTOP = {"width": 1280, "height": 800}
+PHONE = {"width": 390, "height": 844}
 _PASSWORD_HASH = hash_password(PASSWORD)  # hashed once: Argon2 is slow on purpose
 
 
@@ -48,6 +65,10 @@ class Panel:
     url: str
     server: TestServer
     signing_key: bytes
+    # The services behind the dashboard; a suite that starts its own auth service may leave them unset.
+    gateway: str = ""
+    importer: str = ""
+    env: dict[str, str] = field(default_factory=dict)
 
     @property
     def ctx(self) -> AuthContext:
@@ -66,6 +87,38 @@ class Panel:
         async with self.ctx.pool.acquire() as conn:
             await db.set_password_hash(conn, user["id"], _PASSWORD_HASH)
         return user
+
+    def principal_of(self, user: dict) -> Principal:
+        """The user as the gateway vouches for them with one of their own credentials."""
+        rights = frozenset(user["permissions"])
+        return Principal(
+            user_id=user["id"],
+            username=user["username"],
+            is_admin=user["is_admin"],
+            permissions=rights,
+            credential_kind="api_key",
+            credential_id=f"test-{secrets.token_hex(4)}",
+        )
+
+    def signed(self, user: dict, audience: str = "importer") -> dict[str, str]:
+        return {PRINCIPAL_HEADER: sign_principal(self.principal_of(user), self.signing_key, audience)}
+
+    async def api_key(self, user: dict, scope: frozenset[str] | None = None) -> str:
+        """An API key of the user's, for calls through the gateway."""
+        from services.auth import api_keys
+
+        created = await api_keys.create_key(
+            self.ctx, operator_principal(), name="test", expires_at=None, scope=scope, owner_id=user["id"]
+        )
+        return created["key"]
+
+    async def client_credentials_status(self, client_id: str, secret: str, base_url: str | None = None) -> int:
+        """The status of the token endpoint's client credentials grant for this client and secret."""
+        form = {"grant_type": "client_credentials", "client_id": client_id, "client_secret": secret}
+        async with aiohttp.ClientSession() as session:
+            async with session.post(f"{base_url or self.url}/auth/oauth/token", data=form) as response:
+                await response.read()
+                return response.status
 
     async def verify(self, kind: str, secret: str, username: str | None = None) -> tuple[int, dict[str, Any]]:
         """POST /internal/verify as the gateway does; a fresh client address each time, so no throttling."""
@@ -94,6 +147,12 @@ class Panel:
         return token, str(token_id)
 
 
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 @pytest_asyncio.fixture(scope="package", loop_scope="package")
 async def panel(database_url: str, amqp_url: str, bus_prefix: str, signing_key: str) -> AsyncIterator[Panel]:
     env = {
@@ -106,14 +165,40 @@ async def panel(database_url: str, amqp_url: str, bus_prefix: str, signing_key: 
         # starts the OAuth server uses the same secrets.
         **SERVICE_SECRET_ENV,
     }
-    config = Config.from_env(env)
-    app = create_app(config)  # includes the OAuth server (login page, sessions), which the panel signs in with
-    server = TestServer(app, host="127.0.0.1")
-    await server.start_server()
+    servers: list[TestServer] = []
+
+    async def start(app: Any, port: int | None = None) -> tuple[TestServer, str]:
+        server = TestServer(app, host="127.0.0.1", port=port)
+        await server.start_server()
+        servers.append(server)
+        return server, str(server.make_url("")).rstrip("/")
+
     try:
-        yield Panel(str(server.make_url("")).rstrip("/"), server, config.common.signing_key.bytes)
+        _, odata = await start(create_odata(OdataConfig.from_env(env)))
+        _, importer = await start(create_importer(ImporterConfig.from_env({**env, "IMPORT_WAIT_SECONDS": "15"})))
+        # The gateway needs the auth service's URL and the auth service the gateway's: the gateway's port is
+        # chosen first.
+        gateway_port = free_port()
+        gateway = f"http://127.0.0.1:{gateway_port}"
+        metrics_port = free_port()
+        auth_env = {
+            **env,
+            "GATEWAY_URL": gateway,
+            "GATEWAY_METRICS_URL": f"http://127.0.0.1:{metrics_port}",
+            "ODATA_URL": odata,
+            "IMPORTER_URL": importer,
+        }
+        config = Config.from_env(auth_env)
+        auth_server, auth = await start(create_app(config))
+        gateway_env = {**env, "AUTH_URL": auth, "ODATA_URL": odata, "IMPORTER_URL": importer}
+        gateway_app = create_gateway(GatewayConfig.from_env(gateway_env))
+        await start(gateway_app, gateway_port)
+        # The gateway serves /metrics on a listener of its own, as shared/service.py runs it.
+        await start(create_metrics_app(gateway_app[METRICS]), metrics_port)
+        yield Panel(auth, auth_server, config.common.signing_key.bytes, gateway, importer, auth_env)
     finally:
-        await server.close()
+        for server in reversed(servers):
+            await server.close()
 
 
 @pytest_asyncio.fixture(loop_scope="package")
@@ -143,6 +228,44 @@ async def browser(chromium: Path) -> AsyncIterator[Any]:
             await chromium.close()
     finally:
         await playwright.stop()
+
+
+@pytest.fixture(scope="package")
+def axe_script() -> str:
+    """axe-core from npm (tests/panel/package.json), installed on first use."""
+    if not AXE_SCRIPT.exists():
+        npm = shutil.which("npm")
+        if npm is None:
+            pytest.skip("the accessibility checks need axe-core from npm, and npm is not installed")
+        installed = subprocess.run(
+            [npm, "install", "--no-audit", "--no-fund", "--loglevel=error"],
+            cwd=AXE_FOLDER,
+            capture_output=True,
+            text=True,
+            timeout=300,
+            check=False,
+        )
+        if installed.returncode != 0 or not AXE_SCRIPT.exists():
+            pytest.skip(f"npm could not install axe-core (the registry may be unreachable): {installed.stderr[-300:]}")
+    return AXE_SCRIPT.read_text(encoding="utf-8")
+
+
+async def axe_violations(page: Any, axe_script: str) -> list[dict[str, Any]]:
+    """axe-core's serious and critical violations on the page as it is now. The page's CSP allows only its own
+    scripts, so the test injects axe through Playwright's evaluate, which CSP does not govern."""
+    if not await page.evaluate("typeof window.axe !== 'undefined'"):
+        await page.evaluate(axe_script)
+    results = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
+    return [
+        {"id": item["id"], "impact": item["impact"], "nodes": [node["target"] for node in item["nodes"]][:5]}
+        for item in results["violations"]
+        if item["impact"] in ("serious", "critical")
+    ]
+
+
+async def screenshot(page: Any, name: str) -> None:
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 @pytest_asyncio.fixture(loop_scope="package")

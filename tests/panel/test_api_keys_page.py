@@ -11,6 +11,7 @@ import pytest
 
 from services.auth import api_keys
 from services.auth.context import operator_principal
+from services.auth.keys import USAGE
 from tests.panel.conftest import Panel, sign_in, signed_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
@@ -120,3 +121,75 @@ async def test_names_are_shown_as_text_never_as_markup(page: Any, panel: Panel) 
     await page.goto("/panel/api-keys")
     assert await page.locator("img").count() == 0
     assert name in await page.inner_text("table")
+
+
+async def _rotate_in_browser(page: Any, name: str, grace_label: str) -> str:
+    await page.goto("/panel/api-keys")
+    await page.locator("tr", has_text=name).locator("a:has-text('Rotate')").click()
+    await page.select_option("#grace_seconds", label=grace_label)
+    await page.click("button:has-text('Rotate API Key')")
+    await page.wait_for_selector("#new_api_key")
+    return await page.input_value("#new_api_key")
+
+
+async def test_rotation_shows_the_new_key_once_and_the_old_one_works_for_the_grace_period(
+    page: Any, panel: Panel
+) -> None:
+    user = await panel.user(permissions={"api_keys:read", "api_keys:create"})
+    name = f"Rotated {secrets.token_hex(3)}"
+    old = await api_keys.create_key(
+        panel.ctx, operator_principal(), name=name, expires_at=None, scope=None, owner_id=user["id"]
+    )
+    await signed_in(page, panel, user, "/panel/api-keys")
+    new = await _rotate_in_browser(page, name, "1 hour")
+    assert new != old["key"] and "won't be shown again" in await page.inner_text("main")
+    assert "keeps working until" in await page.inner_text("#grace-notice")
+    assert await panel.verify_key(new) == 200
+    assert await panel.verify_key(old["key"]) == 200
+    keys = {key["id"]: key for key in await api_keys.list_keys(panel.ctx, panel.principal_of(user), False, 10, 0)}
+    ends = datetime.fromisoformat(keys[old["id"]]["expires_at"])
+    assert timedelta(minutes=55) < ends - datetime.now(UTC) <= timedelta(hours=1)
+    await page.reload()
+    assert new not in await page.content()
+
+
+async def test_rotation_without_grace_stops_the_old_key_at_once(page: Any, panel: Panel) -> None:
+    user = await panel.user(permissions={"api_keys:read", "api_keys:create"})
+    name = f"Rotated now {secrets.token_hex(3)}"
+    old = await api_keys.create_key(
+        panel.ctx, operator_principal(), name=name, expires_at=None, scope=None, owner_id=user["id"]
+    )
+    await signed_in(page, panel, user, "/panel/api-keys")
+    new = await _rotate_in_browser(page, name, "None: the old key stops working now")
+    assert "stopped working now" in await page.inner_text("#grace-notice")
+    assert await panel.verify_key(new) == 200
+    assert await panel.verify_key(old["key"]) == 401
+
+
+async def test_a_key_narrowed_to_a_scope_carries_only_that_scope(page: Any, panel: Panel) -> None:
+    user = await panel.user(permissions={"api_keys:read", "api_keys:create", "products:read", "orders:read"})
+    await signed_in(page, panel, user, "/panel/api-keys/new")
+    await page.fill("#name", "Products only")
+    await page.click("summary:has-text('Scope')")
+    await page.check("input[name='scope'][value='products:read']")
+    assert await page.locator("input[name='scope'][value='products:create']").is_disabled()
+    assert await page.locator("input[name='scope'][value='customers:read']").count() == 0
+    await page.click("button:has-text('Create API Key')")
+    key = await page.input_value("#new_api_key")
+    status, body = await panel.verify("api_key", key)
+    assert status == 200 and body["principal"]["permissions"] == ["products:read"]
+    await page.goto("/panel/api-keys")
+    assert "products:read" in await page.locator("tr", has_text="Products only").inner_text()
+
+
+async def test_the_list_shows_when_a_key_was_last_used(page: Any, panel: Panel) -> None:
+    user = await panel.user(permissions={"api_keys:read"})
+    name = f"Used {secrets.token_hex(3)}"
+    created = await api_keys.create_key(
+        panel.ctx, operator_principal(), name=name, expires_at=None, scope=None, owner_id=user["id"]
+    )
+    assert await panel.verify_key(created["key"]) == 200
+    await panel.server.app[USAGE].flush(panel.ctx.pool)
+    await signed_in(page, panel, user, "/panel/api-keys")
+    cells = page.locator("tr", has_text=name).locator("td")
+    assert await cells.nth(5).inner_text() != "never"

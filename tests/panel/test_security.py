@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pytest
@@ -84,3 +85,44 @@ async def test_unknown_panel_page_is_an_html_404(page: Any, panel: Panel) -> Non
     response = await page.goto("/panel/no-such-page")
     assert response.status == 404
     assert "no such page" in await page.inner_text("main")
+
+
+async def test_static_files_are_cached_for_a_year_at_their_versioned_url(page: Any, panel: Panel) -> None:
+    response = await page.goto("/auth/login")
+    stylesheet = await page.get_attribute("link[rel=stylesheet]", "href")
+    script = await page.get_attribute("script[src]", "src")
+    assert stylesheet.startswith("/panel/static/app.css?v=") and script.startswith("/panel/static/app.js?v=")
+    for url, content_type in ((stylesheet, "text/css"), (script, "text/javascript")):
+        asset = await page.request.get(url)
+        assert asset.status == 200 and asset.headers["content-type"].startswith(content_type)
+        assert "max-age=31536000" in asset.headers["cache-control"]
+    assert response.status == 200
+
+
+async def test_no_page_runs_inline_script(page: Any, panel: Panel) -> None:
+    user = await panel.user(admin=True)
+    await signed_in(page, panel, user, "/panel/")
+    for path in ("/auth/login", "/panel/", "/panel/api-keys/new", f"/panel/users/{user['id']}", "/panel/apps/new"):
+        response = await page.goto(path)
+        policy = response.headers["content-security-policy"]
+        assert "script-src 'self'" in policy and "unsafe-inline" not in policy and "frame-ancestors 'none'" in policy
+        html = await page.content()
+        assert re.search(r"<script(?![^>]*\ssrc=)", html) is None, path
+        assert re.search(r"<[^>]+\son[a-z]+=", html) is None, path
+
+
+async def test_a_key_is_created_and_revoked_without_javascript(browser: Any, panel: Panel) -> None:
+    user = await panel.user(permissions={"api_keys:read", "api_keys:create", "api_keys:delete"})
+    context = await browser.new_context(base_url=panel.url, java_script_enabled=False)
+    try:
+        page = await context.new_page()
+        await signed_in(page, panel, user, "/panel/api-keys/new")
+        await page.fill("#name", "No script")
+        await page.click("button:has-text('Create API Key')")
+        key = await page.input_value("#new_api_key")
+        assert await panel.verify_key(key) == 200
+        await page.goto("/panel/api-keys")
+        await page.locator("tr", has_text="No script").locator("button:has-text('Revoke')").click()
+        assert await panel.verify_key(key) == 401
+    finally:
+        await context.close()

@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from services.auth.oauth import page_handlers
+from services.auth.web import signin
 from tests.security._limits_stack import PASSWORD, Stack, basic, from_address, limits_stack
 
 
@@ -105,13 +105,13 @@ async def test_password_hashing_runs_in_a_worker_thread_not_on_the_event_loop(
     stack: Stack, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     threads: list[threading.Thread] = []
-    real_verify = page_handlers.verify_password
+    real_verify = signin.verify_password
 
     def recording_verify(stored: str | None, password: str) -> bool:
         threads.append(threading.current_thread())
         return real_verify(stored, password)
 
-    monkeypatch.setattr(page_handlers, "verify_password", recording_verify)
+    monkeypatch.setattr(signin, "verify_password", recording_verify)
     user = await stack.create_user()
     assert (await stack.log_in(user["username"], PASSWORD, "198.51.100.24")).status == 200
     assert threads and all(thread is not threading.main_thread() for thread in threads)

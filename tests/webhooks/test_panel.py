@@ -18,7 +18,7 @@ from services.auth.config import Config as AuthConfig
 from services.auth.context import operator_principal
 from services.auth.keys import CONTEXT, POOL
 from services.auth.oauth.keys import OAUTH
-from services.auth.oauth.web_forms import SESSION_COOKIE
+from services.auth.web.session_cookie import SESSION_COOKIE
 from services.webhooks.app import create_app as create_webhooks
 from services.webhooks.config import Config as WebhooksConfig
 from shared.platform_events import ApiKeyCreated, new_event_id, now_iso

@@ -1,9 +1,7 @@
-"""The api.php routes of the auth service.
+"""The api.php routes of the auth service (its page, GET/POST /api.php/auth, is services/auth/web's).
 
 | method and path                          | who                                                                 |
 | ---------------------------------------- | ------------------------------------------------------------------- |
-| GET  /api.php/auth                       | public: sign-in (redirect) then the access request page             |
-| POST /api.php/auth                       | public: the access request form (session cookie + CSRF token)       |
 | POST /api.php/token                      | public: code -> {"access_token": ...}                               |
 | POST /api.php/revoke                     | the api.php token itself (gateway-verified)                         |
 | GET  /api/apiphp/tokens                  | any user credential except an api.php token: the caller's tokens    |
@@ -14,14 +12,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from services.auth.apiphp import page_handlers, token_handlers
+from services.auth.apiphp import token_handlers
 
 
 def add_apiphp_routes(app: web.Application) -> None:
     app.router.add_routes(
         [
-            web.get("/api.php/auth", page_handlers.show_access_request),
-            web.post("/api.php/auth", page_handlers.decide),
             web.post("/api.php/token", token_handlers.exchange_code),
             web.post("/api.php/revoke", token_handlers.revoke_presented_token),
             web.get("/api/apiphp/tokens", token_handlers.list_tokens),

@@ -72,6 +72,15 @@ async def get_plugin_client_id(conn: asyncpg.Connection, name: str) -> str | Non
     )
 
 
+async def list_plugin_clients(conn: asyncpg.Connection, limit: int) -> list[asyncpg.Record]:
+    return await conn.fetch(
+        f"""SELECT {_CLIENT_COLUMNS}, u.username AS owner_username FROM auth.oauth_clients c
+            LEFT JOIN auth.users u ON u.id = c.owner_user_id
+            WHERE c.kind = 'plugin' ORDER BY lower(c.name) LIMIT $1""",
+        limit,
+    )
+
+
 async def list_clients(conn: asyncpg.Connection, owner_user_id: int | None, limit: int) -> list[asyncpg.Record]:
     return await conn.fetch(
         f"""SELECT {_CLIENT_COLUMNS} FROM auth.oauth_clients c

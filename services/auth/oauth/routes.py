@@ -1,22 +1,15 @@
-"""The OAuth server's route table."""
+"""The OAuth server's route table (its pages, login and consent, are services/auth/web's)."""
 
 from __future__ import annotations
 
 from aiohttp import web
 
-from services.auth.oauth import app_handlers, handlers, page_handlers
+from services.auth.oauth import app_handlers, handlers
 
 
 def add_oauth_routes(app: web.Application) -> None:
     app.router.add_routes(
         [
-            web.get("/auth/oauth/authorize", page_handlers.authorize),
-            web.post("/auth/oauth/authorize", page_handlers.decide),
-            web.get("/auth/login", page_handlers.login_form),
-            web.post("/auth/login", page_handlers.login),
-            web.post("/auth/logout", page_handlers.logout),
-            web.get("/auth/authorizations", page_handlers.authorizations),
-            web.post("/auth/authorizations/revoke", page_handlers.revoke_authorization),
             web.post("/auth/oauth/token", handlers.token),
             web.post("/auth/oauth/revoke", handlers.revoke),
             web.post("/auth/oauth/introspect", handlers.introspect),
