@@ -703,7 +703,11 @@ def test_every_network_policy_selects_existing_pods(objects: list[dict[str, Any]
         assert [labels for labels in pod_labels(objects) if selects(selector, labels)], identity(policy)
 
 
-def test_only_the_ingress_controller_reaches_the_gateways_trusting_port(objects: list[dict[str, Any]]) -> None:
+def test_only_the_ingress_controller_and_the_dashboard_reach_the_gateways_trusting_port(
+    objects: list[dict[str, Any]],
+) -> None:
+    """The ingress controller forwards clients; the auth service (the panel's dashboard) asks for /readyz and forwards
+    nothing. No other pod may send the headers the gateway believes from its trusted proxies."""
     gateway_labels = find(objects, "Deployment", "gateway")["spec"]["template"]["metadata"]["labels"]
     policies = [item for item in objects if item["kind"] == "NetworkPolicy"]
     rules = [
@@ -714,7 +718,10 @@ def test_only_the_ingress_controller_reaches_the_gateways_trusting_port(objects:
         if any(port["port"] == "http" for port in rule["ports"])
     ]
     sources = [source for rule in rules for source in rule["from"]]
-    assert sources == [{"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}}]
+    assert sources == [
+        {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "ingress-nginx"}}},
+        {"podSelector": {"matchLabels": {"app.kubernetes.io/name": "auth"}}},
+    ]
 
 
 def test_every_pod_of_the_platform_is_isolated_by_a_policy(objects: list[dict[str, Any]]) -> None:
