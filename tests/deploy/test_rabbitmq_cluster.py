@@ -64,10 +64,6 @@ def test_the_nodes_discover_each_other_from_the_classic_config_list(cluster: dic
         assert f"./deploy/rabbitmq/cluster.conf:{CONFIG_MOUNT}:ro" in cluster[name]["volumes"]
 
 
-def test_quorum_queues_get_a_member_on_every_node(cluster: dict[str, Any]) -> None:
-    assert int(cluster_conf()["quorum_queue.initial_group_size"]) == len(NODES)
-
-
 def test_the_nodes_share_one_required_cookie_checked_before_start(cluster: dict[str, Any]) -> None:
     cookies = {cluster[name]["environment"]["RABBITMQ_ERLANG_COOKIE"] for name in NODES}
     assert len(cookies) == 1
@@ -89,7 +85,7 @@ def test_every_node_answers_to_the_host_name_the_services_connect_to(
         assert cluster[name]["hostname"] in [name, *cluster[name]["networks"]["backend"]["aliases"]]
 
 
-def test_the_services_start_once_every_node_is_healthy(cluster: dict[str, Any]) -> None:
+def test_the_services_start_once_every_node_is_healthy_so_quorum_queues_span_all_three(cluster: dict[str, Any]) -> None:
     for name in APP_CONTAINERS:
         depends = cluster[name]["depends_on"]
         assert {node: depends[node]["condition"] for node in NODES[1:]} == dict.fromkeys(NODES[1:], "service_healthy")
