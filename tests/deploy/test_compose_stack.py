@@ -13,6 +13,7 @@ import csv
 import hashlib
 import importlib
 import io
+import ipaddress
 import os
 import random
 import secrets
@@ -56,6 +57,22 @@ def _free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+def free_edge_subnet() -> ipaddress.IPv4Network:
+    """A /24 outside Docker's default address pools (which it gives to networks without a subnet, such as
+    `backend`) and clear of every network the engine has now."""
+    ids = subprocess.run(["docker", "network", "ls", "-q"], capture_output=True, text=True, check=True).stdout.split()
+    inspected = subprocess.run(
+        ["docker", "network", "inspect", "--format", "{{range .IPAM.Config}}{{.Subnet}} {{end}}", *ids],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.split()
+    taken = [ipaddress.ip_network(subnet) for subnet in inspected if ":" not in subnet]
+    candidates = list(ipaddress.ip_network("10.29.0.0/16").subnets(new_prefix=24))
+    random.SystemRandom().shuffle(candidates)
+    return next(subnet for subnet in candidates if not any(subnet.overlaps(other) for other in taken))
 
 
 def base64_secret() -> str:
@@ -181,7 +198,7 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         "HTTPS_PORT": str(https_port),
         "HTTP_PORT": str(http_port),
         "PUBLIC_BASE_URL": f"https://localhost:{https_port}",
-        "EDGE_SUBNET": f"172.29.{random.SystemRandom().randrange(100, 250)}.0/24",
+        "EDGE_SUBNET": str(free_edge_subnet()),
         "RATE_LIMIT_API_KEY": str(RATE_LIMIT_API_KEY),
         "RATE_LIMIT_WINDOW": str(RATE_LIMIT_WINDOW),
         "DEMO_PRODUCTS": "40",

@@ -69,7 +69,9 @@ def test_the_nodes_share_one_required_cookie_checked_before_start(cluster: dict[
     assert len(cookies) == 1
     assert cookies.pop().startswith("${RABBITMQ_ERLANG_COOKIE:?")
     assert "RABBITMQ_ERLANG_COOKIE" in cluster["preflight"]["environment"]
-    assert "RABBITMQ_ERLANG_COOKIE" in load_entrypoint().SECRETS
+    entrypoint = load_entrypoint()
+    with pytest.raises(entrypoint.SettingError, match="RABBITMQ_ERLANG_COOKIE"):
+        entrypoint.check_secrets({"RABBITMQ_ERLANG_COOKIE": "change-me"})
 
 
 def test_every_node_answers_to_the_host_name_the_services_connect_to(
