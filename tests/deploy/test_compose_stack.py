@@ -24,6 +24,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -237,19 +238,26 @@ def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
         stack.compose("down", "-v", "--remove-orphans", "--timeout", "3")
 
 
+@dataclass(frozen=True)
+class AdminCredentials:
+    api_key: str
+    api_token: str  # the admin's API token, for Basic calls
+
+
 @pytest.fixture(scope="module")
-def admin_key(stack: Stack) -> str:
-    return stack.in_container(
-        stack.containers("auth")[0],
-        "python",
-        "-m",
-        "services.auth.cli",
-        "create-key",
-        "--username",
-        "admin",
-        "--name",
-        "compose test",
-    )
+def admin_credentials(stack: Stack) -> AdminCredentials:
+    """An API key and the API token of the first admin, made by the auth CLI, both at once."""
+    auth = stack.containers("auth")[0]
+    cli = ("python", "-m", "services.auth.cli")
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        key = pool.submit(stack.in_container, auth, *cli, "create-key", "--username", "admin", "--name", "compose")
+        token = pool.submit(stack.in_container, auth, *cli, "enable-api-token", "--username", "admin")
+        return AdminCredentials(api_key=key.result(), api_token=token.result())
+
+
+@pytest.fixture(scope="module")
+def admin_key(admin_credentials: AdminCredentials) -> str:
+    return admin_credentials.api_key
 
 
 def new_key(stack: Stack, admin_key: str, name: str) -> dict[str, Any]:
@@ -354,12 +362,9 @@ def test_a_multipart_import_through_the_tls_front_door_writes_its_rows(stack: St
     assert (status["status"], status["imported"], status["failed"]) == ("completed", 25, 0)
 
 
-def test_a_basic_api_token_call_through_the_tls_front_door(stack: Stack) -> None:
-    token = stack.in_container(
-        stack.containers("auth")[0], "python", "-m", "services.auth.cli", "enable-api-token", "--username", "admin"
-    )
+def test_a_basic_api_token_call_through_the_tls_front_door(stack: Stack, admin_credentials: AdminCredentials) -> None:
     with stack.client() as client:
-        answer = client.get("/odata/products", params={"$top": "1"}, auth=("admin", token))
+        answer = client.get("/odata/products", params={"$top": "1"}, auth=("admin", admin_credentials.api_token))
     assert answer.status_code == 200, answer.text
 
 
@@ -415,16 +420,22 @@ def test_a_revoked_key_is_refused_by_every_gateway_replica_within_a_second(stack
     assert all(seconds < 1.0 for seconds in refused_after), refused_after
 
 
-def gateway_metric(stack: Stack, gateway: str, sample: str) -> float:
-    """One sample (`name{labels}`) from the gateway replica's Prometheus metrics (0 when it has none yet)."""
-    text = stack.in_container(
-        gateway,
-        "python",
-        "-c",
-        "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9080/metrics').read().decode())",
-    )
-    values = [line.rsplit(" ", 1)[1] for line in text.splitlines() if line.rsplit(" ", 1)[0] == sample]
-    return float(values[0]) if values else 0.0
+def gateway_metrics(stack: Stack, gateways: list[str], *samples: str) -> dict[str, tuple[float, ...]]:
+    """Samples (`name{labels}`) from each gateway replica's Prometheus metrics (0 for one it has none of yet), read
+    from all replicas at once."""
+
+    def read(gateway: str) -> tuple[float, ...]:
+        text = stack.in_container(
+            gateway,
+            "python",
+            "-c",
+            "import urllib.request; print(urllib.request.urlopen('http://127.0.0.1:9080/metrics').read().decode())",
+        )
+        values = dict(line.rsplit(" ", 1) for line in text.splitlines() if line and not line.startswith("#"))
+        return tuple(float(values.get(sample, 0.0)) for sample in samples)
+
+    with ThreadPoolExecutor(max_workers=len(gateways)) as pool:
+        return dict(zip(gateways, pool.map(read, gateways), strict=True))
 
 
 @pytest.mark.skipif(not reads_setting("gateway", "REDIS_URL"), reason="the gateway does not count limits in Redis")
@@ -436,8 +447,8 @@ def test_a_rate_limit_is_shared_by_the_gateway_replicas(stack: Stack, admin_key:
     gateways = stack.containers("gateway")
     accepted = 'gateway_auth_outcomes_total{outcome="accepted"}'
     fallbacks = "ratelimit_backend_fallback_total"
-    before = {g: (gateway_metric(stack, g, accepted), gateway_metric(stack, g, fallbacks)) for g in gateways}
     key = new_key(stack, admin_key, "rate limited")
+    before = gateway_metrics(stack, gateways, accepted, fallbacks)
     statuses = []
     with stack.client() as client:
         started = time.monotonic()
@@ -447,7 +458,7 @@ def test_a_rate_limit_is_shared_by_the_gateway_replicas(stack: Stack, admin_key:
             if answer.status_code != 200:
                 break
         elapsed = time.monotonic() - started
-    after = {g: (gateway_metric(stack, g, accepted), gateway_metric(stack, g, fallbacks)) for g in gateways}
+    after = gateway_metrics(stack, gateways, accepted, fallbacks)
     assert all(after[g][0] > before[g][0] for g in gateways), "every gateway replica took part"
     from_memory = sum(after[g][1] - before[g][1] for g in gateways)
     assert from_memory <= RATE_LIMIT_API_KEY // 10, f"{from_memory} decisions without Redis"
