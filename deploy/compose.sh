@@ -57,6 +57,7 @@ case "${1:-}" in
     sed -e "s|^POSTGRES_PASSWORD=.*|POSTGRES_PASSWORD=$(random_secret)|" \
         -e "s|^RABBITMQ_PASSWORD=.*|RABBITMQ_PASSWORD=$(random_secret)|" \
         -e "s|^REDIS_PASSWORD=.*|REDIS_PASSWORD=$(random_secret)|" \
+        -e "s|^RABBITMQ_ERLANG_COOKIE=.*|RABBITMQ_ERLANG_COOKIE=$(openssl rand -hex 32)|" \
         -e "s|^INTERNAL_SIGNING_KEY=.*|INTERNAL_SIGNING_KEY=$(random_secret)|" \
         -e "s|^SECRET_PEPPER=.*|SECRET_PEPPER=$(random_secret)|" \
         -e "s|^ENCRYPTION_KEY=.*|ENCRYPTION_KEY=$(random_secret)|" \

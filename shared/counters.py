@@ -38,6 +38,7 @@ DEFAULT_MAX_KEYS = 100_000
 # A rate-limit check sits on every request: a Redis that stops answering must cost little before the fallback.
 REDIS_TIMEOUT_SECONDS = 0.25
 RETRY_INTERVAL_SECONDS = 1.0
+PREPARE_ATTEMPTS = 4
 
 GCRA_SCRIPT = """
 local period = tonumber(ARGV[1])
@@ -208,6 +209,25 @@ class Counters:
         self.degraded = False
         self._retry_at = 0.0
 
+    async def prepare(self) -> bool:
+        """Connect to Redis and load the scripts before the first request needs them: the first decision would
+        otherwise pay for the connection, AUTH and the script load within one short timeout, which a busy host
+        can miss (and answer that request from memory). Returns whether Redis answered; failing is not an error."""
+        if self._redis is None:
+            return False
+        for attempt in range(PREPARE_ATTEMPTS):
+            try:
+                await self._redis.script_load(GCRA_SCRIPT)
+                await self._redis.script_load(BACKOFF_SCRIPT)
+            except (RedisError, OSError, TimeoutError) as error:
+                if attempt + 1 == PREPARE_ATTEMPTS:
+                    self._fall_back(error)
+                    return False
+                await asyncio.sleep(REDIS_TIMEOUT_SECONDS)
+            else:
+                return True
+        return False
+
     async def rate(self, key: str, limit: int, period: float, cost: int = 1) -> RateDecision:
         async def shared() -> RateDecision:
             assert self._gcra is not None
@@ -249,27 +269,33 @@ class Counters:
             result = await shared()
         except (RedisError, OSError, TimeoutError) as error:
             self.fallbacks += 1
-            if not self.degraded:
-                self.degraded = True
-                log.warning(
-                    "Redis is unreachable (%s): rate limits and throttles now count in this replica's memory only",
-                    type(error).__name__,
-                )
+            self._fall_back(error)
             return local()
         if self.degraded:
             self.degraded = False
             log.warning("Redis answers again: rate limits and throttles are shared across replicas again")
         return result
 
+    def _fall_back(self, error: Exception) -> None:
+        self._retry_at = self._clock() + self.retry_interval
+        if not self.degraded:
+            self.degraded = True
+            log.warning(
+                "Redis is unreachable (%s): rate limits and throttles now count in this replica's memory only",
+                type(error).__name__,
+            )
+
 
 @asynccontextmanager
 async def redis_counters(counters: Counters, url: str | None) -> AsyncIterator[None]:
-    """Connect the counters to Redis for the life of the block (nothing to do without a URL)."""
+    """Connect the counters to Redis for the life of the block (nothing to do without a URL); a Redis that does not
+    answer at start-up delays it by two seconds at most, then the counters start in memory."""
     if url is None:
         yield
         return
     client = connect_redis(url)
     counters.use_redis(client)
+    await counters.prepare()
     try:
         yield
     finally:

@@ -29,6 +29,8 @@ SECRETS = (
     "SECRET_PEPPER",
     "ENCRYPTION_KEY",
 )
+# Secrets of optional parts (the three-node RabbitMQ of docker-compose.rabbitmq-cluster.yml): checked when given.
+OPTIONAL_SECRETS = ("RABBITMQ_ERLANG_COOKIE",)
 DISTINCT_KEYS = ("INTERNAL_SIGNING_KEY", "SECRET_PEPPER", "ENCRYPTION_KEY")
 PARTS = {
     "DATABASE_URL": ("POSTGRES_HOST", "POSTGRES_PORT", "POSTGRES_USER", "POSTGRES_PASSWORD", "POSTGRES_DB"),
@@ -101,7 +103,7 @@ def connection_urls(environ: Mapping[str, str]) -> dict[str, str]:
 
 def check_secrets(environ: Mapping[str, str]) -> None:
     """Refuse the example's placeholders and one value reused for two service keys."""
-    for key in SECRETS:
+    for key in (*SECRETS, *OPTIONAL_SECRETS):
         if PLACEHOLDER in environ.get(key, "").lower():
             raise SettingError(
                 f"{key} still holds the example's placeholder: put a random value in .env "

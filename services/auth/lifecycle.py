@@ -40,8 +40,8 @@ async def open_database(config_url: str, timeout: float) -> asyncpg.Pool:
 
 
 async def shared_counters(app: web.Application) -> AsyncIterator[None]:
-    """Throttles counted in Redis when REDIS_URL is set (connected lazily: a Redis that is down only means memory
-    counting until it answers)."""
+    """Throttles counted in Redis when REDIS_URL is set (connected and scripts loaded at start-up; a Redis
+    that is down only means memory counting until it answers)."""
     url = app[CONFIG].redis_url
     async with redis_counters(app[COUNTERS], url.value if url is not None else None):
         yield

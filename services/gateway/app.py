@@ -90,8 +90,8 @@ async def http_clients(app: web.Application) -> AsyncIterator[None]:
 
 
 async def shared_counters(app: web.Application) -> AsyncIterator[None]:
-    """Rate limits counted in Redis when REDIS_URL is set (connected lazily: a Redis that is down at start-up only
-    means memory counting until it answers)."""
+    """Rate limits counted in Redis when REDIS_URL is set (connected and scripts loaded at start-up; a Redis
+    that is down only means memory counting until it answers)."""
     url = app[CONFIG].redis_url
     async with redis_counters(app[COUNTERS], url.value if url is not None else None):
         yield

@@ -27,7 +27,8 @@ VERIFY_BREAKER_THRESHOLD  consecutive failed verifications (timeouts, errors) af
 VERIFY_BREAKER_PROBE_INTERVAL  seconds between probes of the auth service while the breaker is open (default 2)
 VERIFY_OUTAGE_GRACE   seconds past its cache entry's end that a principal verified before an auth outage keeps
                       working during the outage, while the revocation bus is connected (default 300; 0 = none)
-RATE_LIMIT_WINDOW     length of a rate-limit window in seconds (default 60)
+RATE_LIMIT_WINDOW     length of a rate-limit window in seconds (default 60). A budget of N per window is a burst of
+                      up to N requests, refilled evenly at one every WINDOW/N seconds (GCRA)
 RATE_LIMIT_API_KEY    requests per window for one API key (default 6000; 0 = unlimited)
 RATE_LIMIT_BASIC      requests per window for one user's Basic API token (default 6000; 0 = unlimited)
 RATE_LIMIT_BEARER     requests per window for one bearer token (default 6000; 0 = unlimited)

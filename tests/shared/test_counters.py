@@ -8,7 +8,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from shared.counters import BackoffPolicy, Counters, connect_redis
+from shared.counters import BACKOFF_SCRIPT, GCRA_SCRIPT, BackoffPolicy, Counters, connect_redis, redis_counters
+from tests.redis_server import free_port, private_redis
 
 POLICY = BackoffPolicy(free_failures=2, base_delay=30.0, max_delay=100.0, forget_after=60.0)
 
@@ -57,3 +58,22 @@ async def test_memory_counters_decide_like_the_redis_ones() -> None:
     assert waits == [0.0, 30.0, 60.0, 100.0]
     now[0] += 100.0 + POLICY.forget_after
     assert await counters.failure_wait("f", POLICY) == 0.0
+
+
+async def test_counters_load_their_scripts_into_redis_at_start_up() -> None:
+    async with private_redis() as server:
+        counters = Counters("p:")
+        async with redis_counters(counters, server.url):
+            checker = connect_redis(server.url, timeout=2.0)
+            shas = [checker.register_script(script).sha for script in (GCRA_SCRIPT, BACKOFF_SCRIPT)]
+            assert await checker.script_exists(*shas) == [True, True]
+            await checker.aclose()
+        assert not counters.degraded
+
+
+async def test_counters_started_while_redis_is_down_report_it_at_once_and_count_in_memory() -> None:
+    counters = Counters("d:")
+    async with redis_counters(counters, f"redis://127.0.0.1:{free_port()}/0"):
+        assert counters.degraded
+        assert (await counters.rate("k", 1, 60.0)).allowed
+        assert not (await counters.rate("k", 1, 60.0)).allowed
