@@ -311,6 +311,10 @@ class PasswordChangeEffects:
     revoke_refresh_tokens: bool = False
 
 
+# The sessions end, nothing else (frozen, so one shared default is safe).
+SESSIONS_ONLY = PasswordChangeEffects()
+
+
 async def _apply_password_change(
     ctx: AuthContext, conn: asyncpg.Connection, user_id: int, effects: PasswordChangeEffects
 ) -> dict[str, int]:
@@ -334,7 +338,7 @@ async def change_own_password(
     actor: Principal,
     current: str,
     new: str,
-    effects: PasswordChangeEffects = PasswordChangeEffects(),
+    effects: PasswordChangeEffects = SESSIONS_ONLY,
 ) -> dict[str, int]:
     if actor.user_id is None:
         raise Forbidden("Only a user has a password to change")
@@ -357,7 +361,7 @@ async def reset_password(
     actor: Principal,
     user_id: int,
     new: str,
-    effects: PasswordChangeEffects = PasswordChangeEffects(),
+    effects: PasswordChangeEffects = SESSIONS_ONLY,
 ) -> dict[str, int]:
     if not actor.is_admin:
         raise Forbidden("Only an admin may reset another user's password")
