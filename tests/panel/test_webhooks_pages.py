@@ -18,7 +18,7 @@ from services.auth.config import Config as AuthConfig
 from services.webhooks.app import create_app as create_webhooks
 from services.webhooks.config import Config as WebhooksConfig
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
-from tests.panel.conftest import Panel, signed_in
+from tests.panel.conftest import LAPTOP, PHONE, Panel, axe_violations, screenshot, signed_in
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
 
@@ -105,3 +105,35 @@ async def test_a_subscription_added_on_the_page_is_in_the_webhooks_api(
     await page.reload()  # the page that showed the secret left the history: a reload is the list, without it
     listing = await page.inner_text("main")
     assert endpoint in listing and secret not in listing
+
+
+async def test_every_webhooks_page_is_accessible_and_fits_a_phone(
+    webhooks_page: Any, stack: tuple[Panel, str], axe_script: str
+) -> None:
+    panel, webhooks_url = stack
+    user = await panel.user(permissions=WEBHOOK_RIGHTS)
+    page = webhooks_page
+    await signed_in(page, panel, user, "/panel/webhooks/new")
+    await page.get_by_label("Endpoint URL").fill(f"http://127.0.0.1:9/hooks/{secrets.token_hex(4)}")
+    await page.check("input[name='events'][value='import.completed']")
+    await page.click("button:has-text('Add Webhook')")
+    await check_page(page, axe_script, "webhook-secret")
+    (subscription,) = await _api_subscriptions(panel, webhooks_url, user)
+    for name, path in (
+        ("webhooks", "/panel/webhooks"),
+        ("webhook-new", "/panel/webhooks/new"),
+        ("webhook-edit", f"/panel/webhooks/{subscription['id']}"),
+        ("webhook-deliveries", f"/panel/webhooks/{subscription['id']}/deliveries"),
+    ):
+        await page.goto(path)
+        await check_page(page, axe_script, name)
+
+
+async def check_page(page: Any, axe_script: str, name: str) -> None:
+    """No serious or critical axe violation and no sideways scrolling, at laptop and phone width; a screenshot each."""
+    for label, size in (("laptop", LAPTOP), ("phone", PHONE)):
+        await page.set_viewport_size(size)
+        await screenshot(page, f"{name}-{label}")
+        assert await axe_violations(page, axe_script) == [], f"{name} at {label} width"
+        overflow = await page.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+        assert overflow <= 0, f"{name} scrolls sideways at {label} width"
