@@ -200,6 +200,7 @@ def path_param(name: str, schema: Schema) -> Schema:
 
 LIMIT = query_param("limit", {"type": "integer", "minimum": 1, "maximum": 200}, "page size")
 UUID_ID = path_param("id", {"type": "string", "format": "uuid"})
+ANY_OBJECT: Schema = {"type": "object"}
 JOB_ID = path_param("id", {"type": "string", "format": "uuid"})
 USER_ID = path_param("id", {"type": "integer", "minimum": 1})
 CLIENT_ID = path_param("client_id", {"type": "string", "minLength": 1, "maxLength": 200})
@@ -340,6 +341,51 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation(
         "DELETE", "/api/mappers/{id}", "Delete a mapper", {"204": Body({}, "", "deleted")}, parameters=(MAPPER_ID,)
+    ),
+    # Webhooks -------------------------------------------------------------------------------------------------------
+    Operation("GET", "/api/webhooks", "The caller's subscriptions (every one for an admin)", {"200": Body(ANY_OBJECT)}),
+    Operation(
+        "POST",
+        "/api/webhooks",
+        "Subscribe a URL to events; the signing secret is shown once",
+        {"201": Body(ANY_OBJECT)},
+        request=Body(ANY_OBJECT),
+        errors=("400", "409", "413", "415"),
+    ),
+    Operation("GET", "/api/webhooks/{id}", "One subscription", {"200": Body(ANY_OBJECT)}, parameters=(UUID_ID,)),
+    Operation(
+        "PATCH",
+        "/api/webhooks/{id}",
+        "Change a subscription",
+        {"200": Body(ANY_OBJECT)},
+        request=Body(ANY_OBJECT),
+        parameters=(UUID_ID,),
+        errors=("400", "404", "413", "415"),
+    ),
+    Operation(
+        "DELETE", "/api/webhooks/{id}", "Delete a subscription", {"204": Body({}, "", "deleted")}, parameters=(UUID_ID,)
+    ),
+    Operation(
+        "POST",
+        "/api/webhooks/{id}/rotate-secret",
+        "A new signing secret, shown once",
+        {"200": Body(ANY_OBJECT)},
+        parameters=(UUID_ID,),
+    ),
+    Operation(
+        "GET",
+        "/api/webhooks/{id}/deliveries",
+        "The delivery log, newest first, filtered by status",
+        {"200": Body(ANY_OBJECT)},
+        parameters=(UUID_ID,),
+    ),
+    Operation(
+        "POST",
+        "/api/webhooks/{id}/deliveries/{delivery_id}/resend",
+        "Send a delivery again with its webhook-id",
+        {"202": Body(ANY_OBJECT)},
+        parameters=(UUID_ID, path_param("delivery_id", {"type": "string", "minLength": 1, "maxLength": 64})),
+        errors=("400", "404", "409"),
     ),
     # Management API ---------------------------------------------------------------------------------------------
     Operation(

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import aio_pika
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestServer
@@ -26,6 +27,7 @@ from services.importer.importing import JobOutcome, run_job
 from services.importer.keys import POOL as IMPORTER_POOL
 from services.odata.app import create_app as create_odata
 from services.odata.config import Config as OdataConfig
+from shared.bus import Topology, delete_topology
 from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 from tests.conftest import SERVICE_SECRET_ENV
 from tests.panel.conftest import Panel
@@ -102,10 +104,12 @@ _ALL = {
 async def running_stack(
     database_url: str, amqp_url: str, bus_prefix: str, signing_key: str
 ) -> AsyncIterator[ImportStack]:
+    # A bus of its own: these tests run jobs by hand, and no other suite's worker may take them from the queue.
+    own_prefix = f"{bus_prefix}-imports-{secrets.token_hex(3)}"
     env = {
         "DATABASE_URL": database_url,
         "AMQP_URL": amqp_url,
-        "BUS_PREFIX": bus_prefix,
+        "BUS_PREFIX": own_prefix,
         "INTERNAL_SIGNING_KEY": signing_key,
         "LOG_LEVEL": "WARNING",
         "METRICS_PORT": "0",
@@ -131,6 +135,9 @@ async def running_stack(
     finally:
         for server in reversed(servers):
             await server.close()
+        connection = await aio_pika.connect(amqp_url)
+        async with connection:
+            await delete_topology(await connection.channel(), Topology(own_prefix))
 
 
 @asynccontextmanager
