@@ -175,7 +175,9 @@ async def panel(database_url: str, amqp_url: str, bus_prefix: str, signing_key: 
 
     try:
         _, odata = await start(create_odata(OdataConfig.from_env(env)))
-        _, importer = await start(create_importer(ImporterConfig.from_env({**env, "IMPORT_WAIT_SECONDS": "15"})))
+        # No worker: the import pages' tests run jobs by hand, and a worker here would take theirs (one database).
+        importer_env = {**env, "IMPORTER_WORKER": "false", "IMPORT_WAIT_SECONDS": "1"}
+        _, importer = await start(create_importer(ImporterConfig.from_env(importer_env)))
         # The gateway needs the auth service's URL and the auth service the gateway's: the gateway's port is
         # chosen first.
         gateway_port = free_port()
