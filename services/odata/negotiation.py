@@ -8,26 +8,11 @@ from collections.abc import Iterable, Mapping
 
 from multidict import MultiDict, MultiDictProxy
 
+from services.odata.query import SUPPORTED_OPTIONS, UNSUPPORTED_OPTIONS
 from shared.errors import ApiError, BadRequest
 
-SYSTEM_OPTIONS = {
-    "$select",
-    "$filter",
-    "$orderby",
-    "$top",
-    "$skip",
-    "$skiptoken",
-    "$count",
-    "$search",
-    "$expand",
-    "$format",
-    "$apply",
-    "$compute",
-    "$levels",
-    "$deltatoken",
-    "$index",
-    "$schemaversion",
-}
+# Every system query option OData names: the ones served and the ones answered with 501.
+SYSTEM_OPTIONS = SUPPORTED_OPTIONS | UNSUPPORTED_OPTIONS
 JSON_TYPES = ("application/json",)
 XML_TYPES = ("application/xml",)
 
