@@ -458,13 +458,8 @@ def relation_field(entity: EntitySet, relation: Relation) -> Field | None:
     return entity.field(relation.local_field)
 
 
-def expand_sql(expand: Expand, values: list[object], limit: int) -> tuple[str, list[object]]:
-    """The related rows of one level in one statement: target rows whose remote field is one of the parents'
-    values. Nested $filter/$orderby/$top/$skip apply per parent, through row_number() over each parent's rows."""
-    plain = expand.filter is None and expand.search is None and not expand.orderby and expand.top is None
-    plain = plain and not expand.skip
-    if plain:
-        return related_sql(expand.target, expand.relation.remote_field, expand.columns, values, limit)
+def _expand_conditions(expand: Expand, values: list[object]) -> tuple[Field, SqlBuilder, FilterCompiler, list[str]]:
+    """The related rows of these parents under the expansion's $filter and $search: their WHERE conditions."""
     target = expand.target
     remote = target.field(expand.relation.remote_field)
     assert remote is not None
@@ -475,6 +470,18 @@ def expand_sql(expand: Expand, values: list[object], limit: int) -> tuple[str, l
         conditions.append(compiler.boolean(expand.filter))
     if expand.search is not None:
         conditions.append(search_sql(target, expand.search, builder))
+    return remote, builder, compiler, conditions
+
+
+def expand_sql(expand: Expand, values: list[object], limit: int) -> tuple[str, list[object]]:
+    """The related rows of one level in one statement: target rows whose remote field is one of the parents'
+    values. Nested $filter/$orderby/$top/$skip apply per parent, through row_number() over each parent's rows."""
+    plain = expand.filter is None and expand.search is None and not expand.orderby and expand.top is None
+    plain = plain and not expand.skip
+    if plain:
+        return related_sql(expand.target, expand.relation.remote_field, expand.columns, values, limit)
+    target = expand.target
+    remote, builder, compiler, conditions = _expand_conditions(expand, values)
     sort = sort_key(target, expand.orderby)
     order = order_by(sort, sort_columns(sort, compiler))
     column_sql = ", ".join(f't."{f.name}"' for f in expand.columns)
@@ -496,15 +503,7 @@ def expand_sql(expand: Expand, values: list[object], limit: int) -> tuple[str, l
 def expand_count_sql(expand: Expand, values: list[object]) -> tuple[str, list[object]]:
     """$count inside $expand: how many related rows each parent has under the expansion's $filter."""
     target = expand.target
-    remote = target.field(expand.relation.remote_field)
-    assert remote is not None
-    builder = SqlBuilder()
-    compiler = FilterCompiler(target, builder, f"$expand/{expand.relation.name}/$filter")
-    conditions = [f't."{remote.name}" = ANY({builder.bind(values, f"{remote.sql_type}[]")})']
-    if expand.filter is not None:
-        conditions.append(compiler.boolean(expand.filter))
-    if expand.search is not None:
-        conditions.append(search_sql(target, expand.search, builder))
+    remote, builder, compiler, conditions = _expand_conditions(expand, values)
     sql = (
         f'SELECT t."{remote.name}" AS parent, count(*) AS count FROM {target.qualified_table} AS t{compiler.joins}'
         f' WHERE {" AND ".join(conditions)} GROUP BY t."{remote.name}"'
