@@ -32,8 +32,6 @@ from shared.principal import PRINCIPAL_HEADER, Principal, sign_principal
 from tests.conftest import SERVICE_SECRET_ENV
 from tests.panel.conftest import Panel
 
-ROOT = Path(__file__).resolve().parents[2]
-SCREENSHOTS = ROOT / "var" / "screenshots"
 AXE_FOLDER = Path(__file__).resolve().parent
 AXE_SCRIPT = AXE_FOLDER / "node_modules" / "axe-core" / "axe.min.js"
 LAPTOP = {"width": 1280, "height": 800}
@@ -167,24 +165,6 @@ def install_axe() -> str:
         if installed.returncode != 0 or not AXE_SCRIPT.exists():
             pytest.skip(f"npm could not install axe-core (the registry may be unreachable): {installed.stderr[-300:]}")
     return AXE_SCRIPT.read_text(encoding="utf-8")
-
-
-async def axe_violations(page: Any, axe_script: str) -> list[dict[str, Any]]:
-    """axe-core's serious and critical violations on the page as it is now (injected through Playwright's evaluate,
-    which the pages' CSP does not govern)."""
-    if not await page.evaluate("typeof window.axe !== 'undefined'"):
-        await page.evaluate(axe_script)
-    results = await page.evaluate("axe.run(document, {resultTypes: ['violations']})")
-    return [
-        {"id": item["id"], "impact": item["impact"], "nodes": [node["target"] for node in item["nodes"]][:5]}
-        for item in results["violations"]
-        if item["impact"] in ("serious", "critical")
-    ]
-
-
-async def screenshot(page: Any, name: str) -> None:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-    await page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
 
 
 def products_csv(tag: str, rows: int, *, bad: dict[int, str] | None = None) -> str:

@@ -11,18 +11,16 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from tests.panel.conftest import signed_in
+from tests.panel.conftest import axe_violations, screenshot, signed_in
 from tests.panel.importer_stack import (
     LAPTOP,
     PHONE,
     ImportStack,
-    axe_violations,
     browser_page,
     install_axe,
     products_csv,
     products_mapper,
     running_stack,
-    screenshot,
 )
 
 pytestmark = pytest.mark.asyncio(loop_scope="package")
